@@ -1,0 +1,51 @@
+"""One root error for everything quantgate raises on purpose.
+
+Each subclass names a stage. Messages are one line and name the file, field, row or object involved,
+so the CLI can print them without a traceback. Wrap third-party errors with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class PlatformError(Exception):
+    """Root of every error quantgate raises deliberately."""
+
+
+class ConfigError(PlatformError):
+    """An experiment file is missing, unreadable or invalid."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]
+
+
+class StoreError(PlatformError):
+    """The bar store could not read or write."""
+
+
+class SourceError(PlatformError):
+    """A data source failed permanently (bad key, unknown symbol, malformed payload)."""
+
+
+class DataQualityError(PlatformError):
+    """Bars failed the data-quality suite; nothing downstream may use them."""
+
+
+class FeatureError(PlatformError):
+    """A feature group is unknown, broken, or returned something malformed."""
+
+
+class LabelError(PlatformError):
+    """Labels or splits cannot be built from the data given."""
+
+
+class TrainingError(PlatformError):
+    """The model could not be trained."""
+
+
+class TrackingError(PlatformError):
+    """MLflow tracking or the model registry failed or refused an operation."""
+
+
+class PromotionRefused(TrackingError):
+    """A model version may not be promoted (for instance its gate failed and --force was not given)."""

@@ -1,0 +1,16 @@
+"""The bar store: quantgate's database of canonical OHLCV bars and its own bookkeeping tables."""
+
+from pipeline.store.bar_store import BarStore, UpsertResult
+from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
+from pipeline.store.database import dispose_all, get_engine, upgrade
+
+__all__ = [
+    "OHLCV_COLUMNS",
+    "PRICE_COLUMNS",
+    "BarStore",
+    "UpsertResult",
+    "canonicalize",
+    "dispose_all",
+    "get_engine",
+    "upgrade",
+]

@@ -1,0 +1,202 @@
+"""The bar store: idempotent, transactional upserts into ``ohlcv_bars`` and reads back out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import StoreError
+from pipeline.store.canonical import OHLCV_COLUMNS, canonicalize
+from pipeline.store.database import get_engine
+from pipeline.store.models import IngestChunk, OhlcvBar
+
+_BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one upsert did: rows that were new, rows whose values changed, rows already identical."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+def _utc(value: dt.datetime | dt.date | str | pd.Timestamp | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+class BarStore:
+    """Canonical OHLCV bars keyed by (source, symbol, timeframe, ts)."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or get_engine(url)
+
+    # -- writes -------------------------------------------------------------------------------
+    def upsert(self, bars: pd.DataFrame, *, source: str, symbol: str, timeframe: str) -> UpsertResult:
+        """Insert new bars and update changed ones, all in one transaction.
+
+        Re-writing identical bars changes nothing (not even ``ingested_at``); any failure rolls the
+        whole batch back.
+        """
+        frame = canonicalize(bars, what=f"{source}:{symbol}:{timeframe}")
+        if frame.index.has_duplicates:
+            dup = frame.index[frame.index.duplicated()][0]
+            raise StoreError(f"{source}:{symbol}:{timeframe}: duplicate bar at ts={dup}")
+        if frame.empty:
+            return UpsertResult(0, 0, 0)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with self.engine.begin() as conn:
+                existing = self._read(
+                    conn, [source], symbol, timeframe, frame.index[0], frame.index[-1], with_source=False
+                )
+                existing = existing.reindex(frame.index)
+                known = existing["close"].notna().to_numpy()
+                same = known.copy()
+                for column in OHLCV_COLUMNS:
+                    a = frame[column].to_numpy()
+                    b = existing[column].to_numpy()
+                    same &= (a == b) | (np.isnan(a) & np.isnan(b))
+                changed = known & ~same
+                todo = frame[~known | changed]
+                if not todo.empty:
+                    self._write(conn, todo, source=source, symbol=symbol, timeframe=timeframe, now=now)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"{source}:{symbol}:{timeframe}: write failed, nothing stored "
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+            ) from exc
+        return UpsertResult(int((~known).sum()), int(changed.sum()), int(same.sum()))
+
+    def _write(self, conn, todo: pd.DataFrame, *, source: str, symbol: str, timeframe: str, now) -> None:  # noqa: ANN001
+        dialect = conn.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        records = [
+            {
+                "source": source,
+                "symbol": symbol,
+                "timeframe": timeframe,
+                "ts": ts.to_pydatetime(),
+                "open": float(row[0]),
+                "high": float(row[1]),
+                "low": float(row[2]),
+                "close": float(row[3]),
+                "volume": None if np.isnan(row[4]) else float(row[4]),
+                "ingested_at": now,
+            }
+            for ts, row in zip(todo.index, todo[list(OHLCV_COLUMNS)].to_numpy(), strict=True)
+        ]
+        for start in range(0, len(records), _BATCH_ROWS):
+            stmt = insert(OhlcvBar).values(records[start : start + _BATCH_ROWS])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["source", "symbol", "timeframe", "ts"],
+                set_={c: stmt.excluded[c] for c in (*OHLCV_COLUMNS, "ingested_at")},
+            )
+            conn.execute(stmt)
+
+    def delete(self, *, source: str, symbol: str, timeframe: str) -> int:
+        """Remove every bar of one series from one source; returns the number removed."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(OhlcvBar).where(
+                    OhlcvBar.source == source, OhlcvBar.symbol == symbol, OhlcvBar.timeframe == timeframe
+                )
+            )
+            conn.execute(
+                delete(IngestChunk).where(
+                    IngestChunk.source == source,
+                    IngestChunk.symbol == symbol,
+                    IngestChunk.timeframe == timeframe,
+                )
+            )
+        return int(result.rowcount or 0)
+
+    # -- reads --------------------------------------------------------------------------------
+    def load(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
+        *,
+        sources: Sequence[str] | str | None = None,
+    ) -> pd.DataFrame:
+        """Bars of one series as a canonical frame with a ``source`` column (provenance).
+
+        ``sources`` is a priority list: where two sources hold the same bar, the earlier one wins.
+        ``None`` reads every source, in alphabetical order of source name. ``end`` is inclusive; a
+        date ``end`` covers the whole day.
+        """
+        if isinstance(sources, str):
+            sources = [sources]
+        end_ts = _utc(end)
+        if end_ts is not None and isinstance(end, dt.date) and not isinstance(end, dt.datetime):
+            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        elif isinstance(end, str) and len(end) == 10:
+            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        with self.engine.connect() as conn:
+            frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, _utc(start), end_ts)
+        if frame.empty:
+            return frame
+        order = list(sources) if sources else sorted(frame["source"].unique())
+        rank = frame["source"].map({name: i for i, name in enumerate(order)})
+        frame = frame.assign(_rank=rank.to_numpy()).sort_values(["ts", "_rank"], kind="stable")
+        frame = frame[~frame.index.duplicated(keep="first")].drop(columns="_rank")
+        return frame
+
+    def _read(
+        self,
+        conn,  # noqa: ANN001
+        sources: list[str] | None,
+        symbol: str,
+        timeframe: str,
+        start: pd.Timestamp | None,
+        end: pd.Timestamp | None,
+        with_source: bool = True,
+    ) -> pd.DataFrame:
+        clauses = [OhlcvBar.symbol == symbol, OhlcvBar.timeframe == timeframe]
+        if sources:
+            clauses.append(OhlcvBar.source.in_(sources))
+        if start is not None:
+            clauses.append(OhlcvBar.ts >= start.to_pydatetime())
+        if end is not None:
+            clauses.append(OhlcvBar.ts <= end.to_pydatetime())
+        columns = [OhlcvBar.ts, *(getattr(OhlcvBar, c) for c in OHLCV_COLUMNS), OhlcvBar.source]
+        rows = conn.execute(select(*columns).where(and_(*clauses)).order_by(OhlcvBar.ts)).all()
+        frame = pd.DataFrame(rows, columns=["ts", *OHLCV_COLUMNS, "source"])
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame = frame.set_index("ts")
+        for column in OHLCV_COLUMNS:
+            frame[column] = frame[column].astype("float64")
+        return frame if with_source else frame.drop(columns="source")
+
+    def summary(self, symbol: str | None = None) -> pd.DataFrame:
+        """One row per stored series: source, symbol, timeframe, rows, first and last bar."""
+        stmt = select(
+            OhlcvBar.source,
+            OhlcvBar.symbol,
+            OhlcvBar.timeframe,
+            func.count().label("rows"),
+            func.min(OhlcvBar.ts).label("first"),
+            func.max(OhlcvBar.ts).label("last"),
+        ).group_by(OhlcvBar.source, OhlcvBar.symbol, OhlcvBar.timeframe)
+        if symbol is not None:
+            stmt = stmt.where(OhlcvBar.symbol == symbol)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(OhlcvBar.symbol, OhlcvBar.timeframe, OhlcvBar.source)).all()
+        return pd.DataFrame(rows, columns=["source", "symbol", "timeframe", "rows", "first", "last"])

@@ -1,0 +1,87 @@
+"""Shared fixtures: isolated quantgate homes, throw-away PostgreSQL databases, one Prefect harness.
+
+PostgreSQL is real: the server on 127.0.0.1:5432 (trust auth). ``QUANTGATE_TEST_PG_ADMIN_URL``
+overrides the admin connection. Each test session creates its own databases and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = os.environ.get(
+    "QUANTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _create_database(prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is needed for this test ({exc.__class__.__name__}): {exc}")
+    finally:
+        admin.dispose()
+    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(name: str) -> None:
+    from pipeline.store import dispose_all
+
+    dispose_all()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for quantgate's own tables."""
+    name, url = _create_database("qg_test")
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_mlflow_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for MLflow tracking."""
+    name, url = _create_database("qg_mlflow_test")
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """quantgate's database on each backend: a fresh SQLite file, or the session's PostgreSQL database
+    (tests that use it must not depend on it being empty: use unique symbols)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'quantgate.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def qg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated QUANTGATE_HOME (embedded SQLite stores) for one test."""
+    home = tmp_path / "qghome"
+    monkeypatch.setenv("QUANTGATE_HOME", str(home))
+    monkeypatch.delenv("QUANTGATE_DB_URL", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test harness (temporary API + database) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
