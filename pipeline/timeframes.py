@@ -46,7 +46,7 @@ def bars_per_year(timeframe: str, asset_class: AssetClass) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _calendar(name: str):  # noqa: ANN202 - exchange_calendars type is private
+def _calendar(name: str):
     import exchange_calendars as xcals
 
     return xcals.get_calendar(name)
@@ -82,9 +82,7 @@ def expected_grid(
         return pd.DatetimeIndex(sessions.tz_localize("UTC") if sessions.tz is None else sessions, name="ts")
     opens = cal.schedule.loc[sessions, "open"]
     closes = cal.schedule.loc[sessions, "close"]
-    stamps = [
-        pd.date_range(o, c, freq=length, inclusive="left") for o, c in zip(opens, closes, strict=True)
-    ]
+    stamps = [pd.date_range(o, c, freq=length, inclusive="left") for o, c in zip(opens, closes, strict=True)]
     grid = stamps[0].append(stamps[1:]) if stamps else pd.DatetimeIndex([], tz="UTC")
     grid = grid.tz_convert("UTC") if grid.tz is not None else grid.tz_localize("UTC")
     return pd.DatetimeIndex(grid[(grid >= start) & (grid <= end)], name="ts")

@@ -24,15 +24,11 @@ def random_walk_bars(
     high = np.maximum(open_, close) * (1 + spread)
     low = np.minimum(open_, close) * (1 - spread)
     volume = rng.lognormal(14, 0.4, n)
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
-    )
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
 
 
 def sample_bars(symbol: str = "AAPL", start: str = "2005-01-01", end: str = "2012-12-31") -> pd.DataFrame:
     """Real daily bars from the embedded sample source."""
     from pipeline.sources import get_source
 
-    return get_source("sample").fetch(
-        symbol, "1d", pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
-    )
+    return get_source("sample").fetch(symbol, "1d", pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"))

@@ -51,9 +51,7 @@ def format_validation_error(exc: ValidationError, source: str) -> list[str]:
         loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
         got = error.get("input")
         message = _short_message(error)
-        if error.get("type") not in {"missing", "extra_forbidden", "value_error"} and not isinstance(
-            got, dict | list
-        ):
+        if error.get("type") not in {"missing", "extra_forbidden", "value_error"} and not isinstance(got, dict | list):
             message += f" (got {got!r})"
         lines.append(f"{source}: {loc}: {message}")
     return lines

@@ -270,8 +270,7 @@ class ExperimentConfig(Section):
     def _embargo_covers_horizon(self) -> ExperimentConfig:
         if self.split.embargo is not None and self.split.embargo < self.target.holding_period:
             raise ValueError(
-                f"split.embargo ({self.split.embargo}) must be >= target.holding_period "
-                f"({self.target.holding_period})"
+                f"split.embargo ({self.split.embargo}) must be >= target.holding_period ({self.target.holding_period})"
             )
         return self
 

@@ -45,9 +45,7 @@ class SampleSource(BarSource):
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
         if symbol not in SYMBOLS:
-            raise SourceError(
-                f"sample: unknown symbol {symbol} ({window}); the sample source has {', '.join(SYMBOLS)}"
-            )
+            raise SourceError(f"sample: unknown symbol {symbol} ({window}); the sample source has {', '.join(SYMBOLS)}")
         if timeframe != "1d":
             raise SourceError(f"sample: {symbol} {timeframe} ({window}): the sample source has daily bars only")
         frame = _adjusted(symbol)

@@ -83,7 +83,7 @@ class BarStore:
             ) from exc
         return UpsertResult(int((~known).sum()), int(changed.sum()), int(same.sum()))
 
-    def _write(self, conn, todo: pd.DataFrame, *, source: str, symbol: str, timeframe: str, now) -> None:  # noqa: ANN001
+    def _write(self, conn, todo: pd.DataFrame, *, source: str, symbol: str, timeframe: str, now) -> None:
         dialect = conn.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         records = [
@@ -145,9 +145,9 @@ class BarStore:
         if isinstance(sources, str):
             sources = [sources]
         end_ts = _utc(end)
-        if end_ts is not None and isinstance(end, dt.date) and not isinstance(end, dt.datetime):
-            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-        elif isinstance(end, str) and len(end) == 10:
+        if (end_ts is not None and isinstance(end, dt.date) and not isinstance(end, dt.datetime)) or (
+            isinstance(end, str) and len(end) == 10
+        ):
             end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         with self.engine.connect() as conn:
             frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, _utc(start), end_ts)
@@ -161,7 +161,7 @@ class BarStore:
 
     def _read(
         self,
-        conn,  # noqa: ANN001
+        conn,
         sources: list[str] | None,
         symbol: str,
         timeframe: str,

@@ -39,7 +39,7 @@ def upgrade(engine: Engine) -> None:
         ) from exc
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
