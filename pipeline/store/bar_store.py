@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.errors import StoreError
-from pipeline.store.canonical import OHLCV_COLUMNS, canonicalize
+from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
 
@@ -59,6 +59,12 @@ class BarStore:
             raise StoreError(f"{source}:{symbol}:{timeframe}: duplicate bar at ts={dup}")
         if frame.empty:
             return UpsertResult(0, 0, 0)
+        null_price = frame[list(PRICE_COLUMNS)].isna().any(axis=1)
+        if null_price.any():
+            raise StoreError(
+                f"{source}:{symbol}:{timeframe}: missing price at ts={frame.index[null_price.to_numpy()][0]}; "
+                "nothing stored"
+            )
         now = dt.datetime.now(dt.UTC)
         try:
             with self.engine.begin() as conn:

@@ -1,2 +1,36 @@
-def main() -> None:  # replaced below
-    raise SystemExit(0)
+"""The `quantgate` command. Heavy libraries are imported inside commands so `--help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from quantgate.cli import db, experiments, models
+
+app = typer.Typer(
+    name="quantgate",
+    help="Run trading hypotheses as gated, tracked experiments. Paper trading by default; never live unless asked.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _mount(sub: typer.Typer) -> None:
+    """Add a module's commands at the top level (``quantgate run``, not ``quantgate experiments run``)."""
+    app.registered_commands.extend(sub.registered_commands)
+
+
+_mount(experiments.app)
+_mount(models.app)
+try:  # market-data commands (ingest, validate, gaps, gapfill, bars)
+    from quantgate.cli import data
+
+    _mount(data.app)
+except ImportError:  # pragma: no cover - only while the module is being written
+    pass
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,60 @@
+"""Helpers shared by the CLI modules: one-line errors, consoles, quiet orchestration logs."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from pipeline.errors import PlatformError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one clean error line to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def one_line_errors(func: F) -> F:
+    """Turn a :class:`PlatformError` into one line on stderr and exit status 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlatformError as exc:
+            raise fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_orchestration(verbose: bool) -> None:
+    """Keep Prefect/MLflow chatter off the terminal unless --verbose (set before they are imported)."""
+    if verbose:
+        return
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("mlflow", "alembic", "prefect", "great_expectations", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
