@@ -1,0 +1,477 @@
+"""Vectorised backtest of model predictions over one (test) segment.
+
+Everything is numpy over whole arrays; there is no Python loop over bars. The rules:
+
+Probabilities -> P(favourable), P(adverse)
+    binary: ``p[:, 1]`` and ``p[:, 0]`` (= 1 - p1); multiclass: the top class ``p[:, -1]`` and the bottom
+    class ``p[:, 0]``; triple barrier: profit ``p[:, 2]`` and stop ``p[:, 0]``. Rows without a
+    prediction (NaN, or missing from a ``proba`` DataFrame) count as ``P = 0`` for both: flat in
+    ``long_flat``/``long_short``, long in ``protect``.
+
+Signals (decided on bar ``t``'s close)
+    ``long_flat``: long when ``P(fav) >= long_threshold``. ``long_short``: long when
+    ``P(fav) >= long_threshold``, short when ``P(adv) >= short_threshold`` (when both hold, the larger
+    probability wins, ties go long). ``protect``: long unless ``P(adv) >= risk_threshold``, then flat.
+
+Holding rule (fixed rebalance grid)
+    Decisions are taken only on every ``holding_period``-th bar of the segment (positions 0, h, 2h, ...)
+    and the resulting position is held, unchanged, for the next ``h`` bars; the signal is acted on from
+    bar ``t + 1`` (the position earning bar ``t``'s return was decided at bar ``t - 1``'s close or
+    earlier). Every position is therefore held for a whole multiple of ``h`` bars, matching the label
+    horizon, and bar 0 is always flat. The position is not liquidated after the last bar (no exit cost).
+
+Sizing (at the decision bar, causal; ``p_side`` is the probability of the chosen side, ``p_opp`` of the
+opposite one: long ``(P(fav), P(adv))``, short ``(P(adv), P(fav))``, protect long ``(1 - P(adv), P(adv))``)
+    ``fixed``: ``fraction``. ``volatility_target``: ``target_volatility / (std of the last
+    volatility_lookback close-to-close returns * sqrt(periods_per_year))``, flat during the first
+    ``volatility_lookback`` bars while no estimate exists. ``probability``: ``fraction * clip(p_side -
+    p_opp, 0, 1)`` (= ``2p - 1`` for binary). ``kelly``: ``kelly_fraction * max(0, (p_side * b - p_opp) /
+    b)`` where ``b`` is the payoff ratio (mean gain / mean loss) of the ``holding_period``-bar forward
+    returns already *completed* by the decision bar inside the segment, ``b = 1`` until
+    ``KELLY_MIN_OBS`` gains and losses have been seen, clipped to ``[0.1, 10]``; shorts use ``1 / b``.
+    Every size is capped at ``max_leverage``.
+
+Costs and returns
+    ``cost[t] = (fee_bps + slippage_bps) / 1e4 * |position[t] - position[t-1]|``;
+    ``return[t] = position[t] * (close[t] / close[t-1] - 1) - cost[t]``; ``return[0] = 0``. The
+    benchmark is buy-and-hold over the same bars, without costs. Equity compounds the returns and is
+    floored at 0 (ruin is absorbing).
+
+Metrics
+    Computed over the ``n - 1`` bar returns (bar 0 has none). ``max_drawdown`` is a *positive* magnitude
+    (0.25 = a 25 % fall from the running peak). Sharpe and Sortino use a zero risk-free rate. Every
+    degenerate value (no trades, zero variance, no down bars) is reported as 0.0, never NaN or inf.
+    ``n_trades`` and ``win_rate`` count closed round trips only; an open position at the end is listed
+    in ``trades`` with ``closed = False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import PlatformError
+from pipeline.labels.targets import forward_returns
+
+METRIC_NAMES: tuple[str, ...] = (
+    "total_return",
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "n_trades",
+    "exposure",
+    "buy_hold_return",
+    "excess_return",
+    "downside_capture",
+)
+
+#: Gains and losses needed before the Kelly payoff ratio is estimated instead of 1.
+KELLY_MIN_OBS = 20
+KELLY_B_RANGE = (0.1, 10.0)
+
+TRADE_COLUMNS: tuple[str, ...] = (
+    "entry_time",
+    "exit_time",
+    "side",
+    "size",
+    "bars",
+    "entry_price",
+    "exit_price",
+    "return",
+    "closed",
+)
+
+
+class BacktestError(PlatformError):
+    """The backtest inputs are inconsistent (shapes, classes, missing prices)."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Per-bar series, trades and summary metrics of one backtest.
+
+    Attributes
+    ----------
+    returns, benchmark_returns : pandas.Series
+        Strategy (after costs) and buy-and-hold simple returns per bar; bar 0 is 0.
+    positions : pandas.Series
+        Signed position (fraction of equity) held over each bar.
+    equity, benchmark_equity : pandas.Series
+        Compounded value of 1 unit invested before bar 0.
+    trades : pandas.DataFrame
+        One row per trade, columns :data:`TRADE_COLUMNS`.
+    metrics : dict[str, float]
+        :data:`METRIC_NAMES`, all finite.
+    """
+
+    returns: pd.Series
+    benchmark_returns: pd.Series
+    positions: pd.Series
+    equity: pd.Series
+    benchmark_equity: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the per-bar series side by side (for plots and artifacts)."""
+        return pd.DataFrame(
+            {
+                "position": self.positions,
+                "returns": self.returns,
+                "benchmark_returns": self.benchmark_returns,
+                "equity": self.equity,
+                "benchmark_equity": self.benchmark_equity,
+            }
+        )
+
+
+# --------------------------------------------------------------------------------------------------------
+# inputs
+
+
+def _proba_matrix(proba: Any, bars: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Return an ``(n, k)`` float array aligned with ``bars`` (NaN rows where no prediction exists)."""
+    n = len(bars)
+    if isinstance(proba, pd.Series):
+        proba = proba.to_frame()
+    if isinstance(proba, pd.DataFrame):
+        extra = ~proba.index.isin(bars.index)
+        if extra.any():
+            ts = proba.index[extra.nonzero()[0][0]]
+            raise BacktestError(f"backtest: prediction at ts={ts} has no bar")
+        matrix = proba.reindex(bars.index).to_numpy(dtype="float64")
+    else:
+        matrix = np.asarray(proba, dtype="float64")
+    if matrix.ndim == 1:
+        matrix = matrix[:, None]
+    if matrix.ndim != 2 or matrix.shape[0] != n:
+        raise BacktestError(f"backtest: proba has shape {matrix.shape}, expected ({n}, {n_classes}) rows per bar")
+    if matrix.shape[1] == 1 and n_classes == 2:
+        matrix = np.column_stack([1.0 - matrix[:, 0], matrix[:, 0]])
+    if matrix.shape[1] != n_classes:
+        raise BacktestError(f"backtest: proba has {matrix.shape[1]} columns, the target has {n_classes} classes")
+    return matrix
+
+
+def favourable_adverse(proba: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Map class probabilities to ``(P(favourable), P(adverse))``; NaN rows give 0 for both.
+
+    Parameters
+    ----------
+    proba : numpy.ndarray
+        ``(n, k)`` class probabilities.
+    kind : str
+        Target kind: ``binary``, ``multiclass`` or ``triple_barrier``.
+    """
+    if kind == "triple_barrier":
+        fav, adv = proba[:, 2], proba[:, 0]
+    else:  # binary: class 1 vs class 0; multiclass: top vs bottom class
+        fav, adv = proba[:, -1], proba[:, 0]
+    return np.nan_to_num(fav, nan=0.0), np.nan_to_num(adv, nan=0.0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# signals and sizes
+
+
+def _sides(p_fav: np.ndarray, p_adv: np.ndarray, strategy: Any) -> np.ndarray:
+    """Return the desired side per bar: +1 long, -1 short, 0 flat."""
+    if strategy.mode == "long_flat":
+        return (p_fav >= strategy.long_threshold).astype("float64")
+    if strategy.mode == "protect":
+        return (p_adv < strategy.risk_threshold).astype("float64")
+    long_ = p_fav >= strategy.long_threshold
+    short = p_adv >= strategy.short_threshold
+    both = long_ & short
+    side = long_.astype("float64") - short.astype("float64")
+    side[both] = np.where(p_fav[both] >= p_adv[both], 1.0, -1.0)
+    return side
+
+
+def _kelly_payoff(close: np.ndarray, horizon: int) -> np.ndarray:
+    """Return the causal payoff ratio ``b`` (mean gain / mean loss of completed h-bar returns) per bar."""
+    n = close.shape[0]
+    fwd = forward_returns(close, horizon)  # fwd[s] is known from bar s + h on
+    gains = np.where(fwd > 0, fwd, 0.0)
+    losses = np.where(fwd < 0, -fwd, 0.0)
+    gain_sum, loss_sum = np.cumsum(gains), np.cumsum(losses)
+    gain_cnt, loss_cnt = np.cumsum(fwd > 0), np.cumsum(fwd < 0)
+    b = np.ones(n)
+    src = np.arange(n) - horizon  # last forward return completed at bar t
+    ok = src >= 0
+    s = src[ok]
+    enough = (gain_cnt[s] >= KELLY_MIN_OBS) & (loss_cnt[s] >= KELLY_MIN_OBS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (gain_sum[s] / np.maximum(gain_cnt[s], 1)) / (loss_sum[s] / np.maximum(loss_cnt[s], 1))
+    est = np.where(enough & np.isfinite(ratio), ratio, 1.0)
+    b[ok] = np.clip(est, *KELLY_B_RANGE)
+    return b
+
+
+def _sizes(
+    side: np.ndarray,
+    p_fav: np.ndarray,
+    p_adv: np.ndarray,
+    bar_returns: np.ndarray,
+    close: np.ndarray,
+    config: Any,
+    periods_per_year: float,
+) -> np.ndarray:
+    """Return the unsigned position size per bar (before the side), capped at ``max_leverage``."""
+    sizing = config.sizing
+    n = side.shape[0]
+    protect = config.strategy.mode == "protect"
+    p_side = np.where(side < 0, p_adv, 1.0 - p_adv if protect else p_fav)
+    p_opp = np.where(side < 0, p_fav, p_adv)
+    if sizing.method == "fixed":
+        size = np.full(n, sizing.fraction)
+    elif sizing.method == "probability":
+        size = sizing.fraction * np.clip(p_side - p_opp, 0.0, 1.0)
+    elif sizing.method == "kelly":
+        b = _kelly_payoff(close, config.target.holding_period)
+        b = np.where(side < 0, 1.0 / b, b)
+        size = sizing.kelly_fraction * np.maximum(0.0, (p_side * b - p_opp) / b)
+    else:  # volatility_target
+        lookback = sizing.volatility_lookback
+        vol = pd.Series(bar_returns).rolling(lookback, min_periods=lookback).std().to_numpy(copy=True)
+        vol[:lookback] = np.nan  # bar 0 has no return: the first estimate uses bars 1..lookback
+        annual = vol * np.sqrt(periods_per_year)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            size = np.where(np.isnan(annual), 0.0, sizing.target_volatility / annual)
+    return np.minimum(np.nan_to_num(size, nan=0.0, posinf=sizing.max_leverage), sizing.max_leverage)
+
+
+def target_positions(
+    p_fav: np.ndarray,
+    p_adv: np.ndarray,
+    close: np.ndarray,
+    config: Any,
+    periods_per_year: float,
+) -> np.ndarray:
+    """Return the signed position held over each bar (already shifted: no look-ahead).
+
+    ``position[t]`` earns bar ``t``'s return and was decided on the close of the last decision bar
+    before ``t`` (decision bars are every ``holding_period``-th bar from 0).
+
+    Parameters
+    ----------
+    p_fav, p_adv : numpy.ndarray
+        P(favourable) and P(adverse) per bar (see :func:`favourable_adverse`).
+    close : numpy.ndarray
+        Close prices (no NaN).
+    config : ExperimentConfig
+        Uses ``target.holding_period``, ``strategy`` and ``sizing``.
+    periods_per_year : float
+        Bars per year, for the volatility target.
+    """
+    n = close.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    h = config.target.holding_period
+    bar_returns = _bar_returns(close)
+    side = _sides(p_fav, p_adv, config.strategy)
+    size = _sizes(side, p_fav, p_adv, bar_returns, close, config, periods_per_year)
+    decided = side * size
+    held = decided[(np.arange(n) // h) * h]
+    position = np.empty(n)
+    position[0] = 0.0
+    position[1:] = held[:-1]
+    return position + 0.0  # normalise -0.0
+
+
+def _bar_returns(close: np.ndarray) -> np.ndarray:
+    """Return close-to-close returns with ``r[0] = 0`` and 0 where a price is missing."""
+    r = np.zeros(close.shape[0])
+    if close.shape[0] > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r[1:] = close[1:] / close[:-1] - 1.0
+    return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# trades and metrics
+
+
+def extract_trades(
+    positions: np.ndarray,
+    bar_returns: np.ndarray,
+    close: np.ndarray,
+    index: pd.Index,
+    cost_rate: float,
+) -> pd.DataFrame:
+    """Return one row per trade: a maximal run of bars with a position of the same sign.
+
+    A trade's return compounds ``position * bar return`` over its bars, minus its own entry cost (and
+    any resizing inside it) and, when closed, the cost of closing it; resizing does not split a trade.
+
+    Parameters
+    ----------
+    positions, bar_returns, close : numpy.ndarray
+        Per-bar positions, close-to-close returns and closes.
+    index : pandas.Index
+        Bar timestamps.
+    cost_rate : float
+        Cost per unit of turnover (``(fee_bps + slippage_bps) / 1e4``).
+    """
+    n = positions.shape[0]
+    sign = np.sign(positions)
+    prev = np.concatenate([[0.0], sign[:-1]])
+    nxt = np.concatenate([sign[1:], [0.0]])
+    starts = np.flatnonzero((sign != 0) & (sign != prev))
+    ends = np.flatnonzero((sign != 0) & (sign != nxt))
+    if starts.size == 0:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRADE_COLUMNS})
+    prev_pos = np.concatenate([[0.0], positions[:-1]])
+    own_cost = cost_rate * np.where(sign != prev, np.abs(positions), np.abs(positions - prev_pos))
+    growth = 1.0 + positions * bar_returns - own_cost
+    in_trade = sign != 0
+    compressed = np.cumsum(in_trade) - 1
+    product = np.multiply.reduceat(growth[in_trade], compressed[starts])
+    closed = ends < n - 1
+    exit_cost = np.where(closed, cost_rate * np.abs(positions[ends]), 0.0)
+    trade_return = product * (1.0 - exit_cost) - 1.0
+    return pd.DataFrame(
+        {
+            "entry_time": index[starts],
+            "exit_time": index[ends],
+            "side": sign[starts],
+            "size": np.abs(positions[starts]),
+            "bars": (ends - starts + 1).astype("int64"),
+            "entry_price": close[starts - 1],  # entered on the previous bar's close
+            "exit_price": close[ends],
+            "return": trade_return,
+            "closed": closed,
+        }
+    )
+
+
+def _finite(value: float) -> float:
+    value = float(value)
+    return value if np.isfinite(value) else 0.0
+
+
+def compute_metrics(
+    returns: np.ndarray,
+    benchmark_returns: np.ndarray,
+    positions: np.ndarray,
+    trade_returns: np.ndarray,
+    periods_per_year: float,
+) -> dict[str, float]:
+    """Return :data:`METRIC_NAMES` for per-bar returns (bar 0 excluded), all finite.
+
+    Parameters
+    ----------
+    returns, benchmark_returns, positions : numpy.ndarray
+        Per-bar strategy returns, benchmark returns and positions; element 0 is bar 0 (no return).
+    trade_returns : numpy.ndarray
+        Returns of the *closed* trades.
+    periods_per_year : float
+        Bars per year, for annualising.
+    """
+    r = np.asarray(returns, dtype="float64")[1:]
+    bench = np.asarray(benchmark_returns, dtype="float64")[1:]
+    pos = np.asarray(positions, dtype="float64")[1:]
+    n = r.shape[0]
+    metrics = dict.fromkeys(METRIC_NAMES, 0.0)
+    trades = np.asarray(trade_returns, dtype="float64")
+    metrics["n_trades"] = float(trades.shape[0])
+    metrics["win_rate"] = _finite(np.mean(trades > 0)) if trades.size else 0.0
+    if n == 0:
+        return metrics
+    equity = np.cumprod(np.maximum(1.0 + r, 0.0))
+    bench_equity = np.cumprod(np.maximum(1.0 + bench, 0.0))
+    total = equity[-1] - 1.0
+    years = n / periods_per_year
+    with np.errstate(over="ignore", invalid="ignore"):
+        annual = (equity[-1] ** (1.0 / years) - 1.0) if equity[-1] > 0 else -1.0
+    sd = r.std(ddof=1) if n > 1 else 0.0
+    mean = r.mean()
+    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))
+    drawdown = float(np.max(1.0 - np.concatenate([[1.0], equity]) / np.where(peak > 0, peak, 1.0)))
+    down = bench < 0
+    metrics.update(
+        total_return=_finite(total),
+        annual_return=_finite(annual),
+        annual_volatility=_finite(sd * np.sqrt(periods_per_year)),
+        sharpe=_finite(mean / sd * np.sqrt(periods_per_year)) if sd > 1e-15 else 0.0,
+        sortino=_finite(mean / downside * np.sqrt(periods_per_year)) if downside > 1e-15 else 0.0,
+        max_drawdown=_finite(drawdown),
+        calmar=_finite(annual / drawdown) if drawdown > 1e-15 else 0.0,
+        exposure=_finite(np.mean(pos != 0)),
+        buy_hold_return=_finite(bench_equity[-1] - 1.0),
+    )
+    metrics["excess_return"] = _finite(metrics["total_return"] - metrics["buy_hold_return"])
+    if down.any():
+        bench_down = bench[down].mean()
+        metrics["downside_capture"] = _finite(r[down].mean() / bench_down) if bench_down != 0 else 0.0
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------------------
+# entry point
+
+
+def run_backtest(bars: pd.DataFrame, proba: Any, config: Any, periods_per_year: float) -> BacktestResult:
+    """Trade the predictions ``proba`` over ``bars`` and measure the result against buy-and-hold.
+
+    Parameters
+    ----------
+    bars : pandas.DataFrame
+        Canonical bars of the segment to trade (``close`` column, ascending UTC index), typically
+        ``dataset.test.bars``.
+    proba : numpy.ndarray or pandas.DataFrame
+        Class probabilities: an ``(n, k)`` array with one row per bar, a 1-D array of P(class 1) for a
+        binary target, or a DataFrame indexed by a subset of ``bars.index`` (bars without a row get no
+        prediction; see the module docstring).
+    config : ExperimentConfig
+        Uses ``target`` (kind, classes, holding period), ``strategy``, ``sizing`` and ``costs``; any
+        object with those attributes works.
+    periods_per_year : float
+        Bars per year (:func:`pipeline.timeframes.bars_per_year`).
+
+    Returns
+    -------
+    BacktestResult
+        Per-bar series on ``bars.index``, trades and metrics.
+
+    Raises
+    ------
+    BacktestError
+        If ``proba`` does not match the bars or the target's classes, or ``periods_per_year <= 0``.
+    """
+    if not periods_per_year or periods_per_year <= 0 or not np.isfinite(periods_per_year):
+        raise BacktestError(f"backtest: periods_per_year must be positive (got {periods_per_year})")
+    if "close" not in bars.columns:
+        raise BacktestError("backtest: bars have no close column")
+    index = bars.index
+    close_series = bars["close"].astype("float64")
+    close = close_series.ffill().bfill().to_numpy()
+    matrix = _proba_matrix(proba, bars, config.target.n_classes)
+    p_fav, p_adv = favourable_adverse(matrix, config.target.kind)
+    positions = target_positions(p_fav, p_adv, close, config, periods_per_year)
+    bar_returns = _bar_returns(close)
+    cost_rate = (config.costs.fee_bps + config.costs.slippage_bps) / 1e4
+    turnover = np.abs(np.diff(positions, prepend=0.0))
+    returns = positions * bar_returns - cost_rate * turnover
+    equity = np.cumprod(np.maximum(1.0 + returns, 0.0))
+    bench_equity = np.cumprod(1.0 + bar_returns)
+    trades = extract_trades(positions, bar_returns, close, index, cost_rate)
+    closed = trades["return"].to_numpy(dtype="float64")[trades["closed"].to_numpy(dtype=bool)]
+    metrics = compute_metrics(returns, bar_returns, positions, closed, periods_per_year)
+    return BacktestResult(
+        returns=pd.Series(returns, index=index, name="returns"),
+        benchmark_returns=pd.Series(bar_returns, index=index, name="benchmark_returns"),
+        positions=pd.Series(positions, index=index, name="position"),
+        equity=pd.Series(equity, index=index, name="equity"),
+        benchmark_equity=pd.Series(bench_equity, index=index, name="benchmark_equity"),
+        trades=trades,
+        metrics=metrics,
+    )
