@@ -49,7 +49,7 @@ def bars_per_year(timeframe: str, asset_class: AssetClass) -> float:
 def _calendar(name: str):
     import exchange_calendars as xcals
 
-    return xcals.get_calendar(name)
+    return xcals.get_calendar(name, start="1990-01-01")
 
 
 def expected_grid(

@@ -1,0 +1,328 @@
+"""Validate canonical bars with a Great Expectations suite and against the expected bar grid.
+
+Two frames are validated, so every finding is an expectation result reported the same way:
+
+* the **bars frame**: ``ts, open, high, low, close, volume`` plus ``on_grid`` (whether the open time is
+  one the grid expects);
+* the **grid frame**: one row per open time :func:`pipeline.timeframes.expected_grid` expects between
+  ``start`` and ``end``, with ``present`` (whether a bar has it).
+
+An expectation runs on the grid frame when its ``meta.frame`` is ``"grid"``, on the bars frame otherwise.
+Great Expectations runs in an ephemeral context (nothing written to disk) with progress bars off, and is
+imported only when a validation runs.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from pipeline.errors import DataQualityError
+from pipeline.quality.report import ExpectationOutcome, QualityReport, json_safe
+from pipeline.quality.suites import default_suite_name, read_suite_dict, suite_from_dict, suite_path
+from pipeline.timeframes import EQUITY_CALENDAR, AssetClass, bar_length, expected_grid
+
+if TYPE_CHECKING:
+    from great_expectations.core.batch_definition import BatchDefinition
+
+#: How many missing / off-grid open times a report lists.
+MAX_LISTED = 20
+#: How many offending rows each expectation outcome carries.
+MAX_EXAMPLES = 5
+
+BARS_FRAME = "bars"
+GRID_FRAME = "grid"
+_ORDER_KEY = "quantgate_order"
+#: The canonical bar columns (``pipeline.store.canonical.OHLCV_COLUMNS``), repeated here because importing
+#: ``pipeline.store`` loads SQLAlchemy and Alembic (~0.8 s), which validating bars does not need.
+OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+
+
+def validate_bars(
+    bars: pd.DataFrame,
+    *,
+    asset_class: AssetClass,
+    timeframe: str,
+    start: pd.Timestamp | str | None = None,
+    end: pd.Timestamp | str | None = None,
+    suite: str | Path | None = None,
+    min_rows: int | None = None,
+    min_coverage: float = 1.0,
+) -> QualityReport:
+    """Run the data-quality suite on ``bars`` and check them against the expected bar grid.
+
+    Parameters
+    ----------
+    bars : pandas.DataFrame
+        Canonical bars: indexed by tz-aware ``ts`` (or with a ``ts`` column), columns ``open, high,
+        low, close, volume``. Other columns are ignored. The frame is not modified.
+    asset_class : {"equity", "crypto"}
+        Picks the default suite and the grid (XNYS sessions, or every bar).
+    timeframe : str
+        One of ``1m 5m 15m 1h 4h 1d``.
+    start, end : pandas.Timestamp or str, optional
+        Window of the expected grid, inclusive (naive means UTC). Default: the first and last bar,
+        normalised to midnight for ``1d``. Bars outside the window count as off the grid.
+    suite : str or pathlib.Path, optional
+        Suite name in the expectations folder, or a path to a JSON suite. Default: ``ohlcv_equity`` or
+        ``ohlcv_crypto`` from ``asset_class``.
+    min_rows : int, optional
+        Overrides ``min_value`` of the suite's row-count expectation.
+    min_coverage : float, default 1.0
+        ``mostly`` of the grid-frame expectations: the share of expected bars that must be present.
+
+    Returns
+    -------
+    QualityReport
+        ``success`` is False when any expectation failed, including for empty bars.
+
+    Raises
+    ------
+    ValueError
+        For an unknown asset class or timeframe, or ``min_coverage``/``min_rows`` out of range.
+    DataQualityError
+        When the suite cannot be read, or ``bars`` is structurally not a bar frame (no time index,
+        naive timestamps).
+    """
+    bar_length(timeframe)
+    suite_ref = suite if suite is not None else default_suite_name(asset_class)
+    if asset_class not in ("equity", "crypto"):  # a custom suite skips default_suite_name's check
+        raise ValueError(f"unknown asset class {asset_class!r}; expected equity or crypto")
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ValueError(f"min_coverage must be between 0 and 1, got {min_coverage}")
+    if min_rows is not None and min_rows < 0:
+        raise ValueError(f"min_rows must be >= 0, got {min_rows}")
+    document = read_suite_dict(suite_ref)
+    suite_name = str(document.get("name") or suite_path(suite_ref).stem)
+
+    frame = _bars_frame(bars)
+    window_start, window_end = _window(frame["ts"], timeframe, start, end)
+    if window_start is not None and window_end is not None:
+        grid = expected_grid(timeframe, window_start, window_end, asset_class)
+    else:
+        grid = pd.DatetimeIndex([], tz="UTC", name="ts")
+    checkable, notes = _calendar_scope(frame["ts"], asset_class, window_start, window_end)
+    on_grid = frame["ts"].isin(grid).to_numpy() | ~checkable
+    frame["on_grid"] = on_grid
+    present = grid.isin(frame["ts"].dropna())
+    grid_frame = pd.DataFrame({"ts": grid, "present": present})
+    if frame.empty:
+        notes.append("no bars to validate")
+
+    documents = _split(document, min_rows=min_rows, min_coverage=min_coverage)
+    frames = {BARS_FRAME: frame, GRID_FRAME: grid_frame}
+    outcomes = _run(documents, frames, where=str(suite_path(suite_ref)))
+
+    expected = len(grid)
+    present_count = int(present.sum())
+    return QualityReport(
+        success=all(outcome.success for outcome in outcomes),
+        suite=suite_name,
+        coverage=present_count / expected if expected else 0.0,
+        expected_bars=expected,
+        present_bars=present_count,
+        missing=tuple(grid[~present][:MAX_LISTED]),
+        off_grid=tuple(frame["ts"][~on_grid].iloc[:MAX_LISTED]),
+        results=tuple(outcomes),
+        asset_class=asset_class,
+        timeframe=timeframe,
+        start=window_start,
+        end=window_end,
+        rows=len(frame),
+        unchecked_bars=int((~checkable).sum()),
+        notes=tuple(notes),
+    )
+
+
+def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
+    """``bars`` as a frame with a ``ts`` column, positional index and the OHLCV columns it has."""
+    if not isinstance(bars, pd.DataFrame):
+        raise TypeError(f"bars must be a pandas DataFrame, got {type(bars).__name__}")
+    source = bars.set_index("ts") if "ts" in bars.columns else bars
+    index = source.index
+    if len(source) == 0 and not isinstance(index, pd.DatetimeIndex):
+        index = pd.DatetimeIndex([], tz="UTC")
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataQualityError(
+            f"bars: the index must be the bar open time (a tz-aware DatetimeIndex named ts), got {type(index).__name__}"
+        )
+    if index.tz is None:
+        raise DataQualityError("bars: ts is tz-naive; canonical bars are UTC (see pipeline.store.canonical)")
+    frame = pd.DataFrame({"ts": index.tz_convert("UTC")})
+    for column in OHLCV_COLUMNS:
+        if column in source.columns:
+            frame[column] = source[column].to_numpy()
+        elif len(source) == 0:
+            frame[column] = pd.Series([], dtype="float64")
+    return frame
+
+
+def _window(
+    ts: pd.Series, timeframe: str, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """Window of the grid: the given bounds, or the first/last bar (midnight-normalised for ``1d``)."""
+    valid = ts.dropna()
+
+    def bound(given: pd.Timestamp | str | None, fallback: pd.Timestamp | None) -> pd.Timestamp | None:
+        value = pd.Timestamp(given) if given is not None else fallback
+        if value is None:
+            return None
+        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+        return value.normalize() if given is None and timeframe == "1d" else value
+
+    first = valid.min() if len(valid) else None
+    last = valid.max() if len(valid) else None
+    return bound(start, first), bound(end, last)
+
+
+def _calendar_scope(
+    ts: pd.Series, asset_class: AssetClass, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[Any, list[str]]:
+    """Which bars the exchange calendar can place on a grid, and a note when the window exceeds it.
+
+    exchange_calendars builds a calendar for a bounded range of sessions (by default the 20 years up to
+    today, plus one ahead), and ``expected_grid`` clamps to it. Outside that range the grid is unknown,
+    so those bars are neither "on" nor "off" the grid: they are counted as unchecked and reported.
+    """
+    checkable = pd.Series(True, index=ts.index).to_numpy()
+    if asset_class != "equity":
+        return checkable, []
+    from pipeline.timeframes import _calendar  # the very calendar expected_grid uses
+
+    calendar = _calendar(EQUITY_CALENDAR)
+    lo = pd.Timestamp(calendar.first_session).tz_localize(None).tz_localize("UTC")
+    hi = pd.Timestamp(calendar.last_session).tz_localize(None).tz_localize("UTC") + pd.Timedelta(days=1)
+    checkable = ((ts >= lo) & (ts < hi)).to_numpy() | ts.isna().to_numpy()
+    notes = []
+    outside_window = (start is not None and start < lo) or (end is not None and end >= hi)
+    if outside_window or not checkable.all():
+        notes.append(
+            f"the {EQUITY_CALENDAR} calendar covers sessions {lo:%Y-%m-%d}..{hi - pd.Timedelta(days=1):%Y-%m-%d} only "
+            f"(exchange_calendars' default range): the grid was checked inside it, and "
+            f"{int((~checkable).sum())} bar(s) outside it were not checked against the grid"
+        )
+    return checkable, notes
+
+
+def _split(document: dict[str, Any], *, min_rows: int | None, min_coverage: float) -> dict[str, dict[str, Any]]:
+    """The suite's expectations split by target frame, with overrides applied and their order recorded."""
+    documents: dict[str, dict[str, Any]] = {}
+    for order, original in enumerate(document["expectations"]):
+        expectation = copy.deepcopy(original)
+        expectation.pop("id", None)
+        meta = dict(expectation.get("meta") or {})
+        target = meta.get("frame", BARS_FRAME)
+        if target not in (BARS_FRAME, GRID_FRAME):
+            raise DataQualityError(
+                f"expectation suite {document.get('name')}: expectation {order} has meta.frame {target!r}; "
+                f"expected {BARS_FRAME!r} or {GRID_FRAME!r}"
+            )
+        meta[_ORDER_KEY] = order
+        expectation["meta"] = meta
+        kwargs = expectation.setdefault("kwargs", {})
+        if expectation.get("type") == "expect_table_row_count_to_be_between" and min_rows is not None:
+            kwargs["min_value"] = min_rows
+        if target == GRID_FRAME and expectation.get("type", "").startswith("expect_column_values_"):
+            kwargs["mostly"] = min_coverage
+        part = documents.setdefault(target, {"name": f"{document.get('name', 'suite')}.{target}", "expectations": []})
+        part["expectations"].append(expectation)
+    return documents
+
+
+def _run(
+    documents: dict[str, dict[str, Any]], frames: dict[str, pd.DataFrame], *, where: str
+) -> list[ExpectationOutcome]:
+    """Validate each frame with its part of the suite; outcomes in suite order."""
+    batch_definition = _batch_definition()
+    ranked: list[tuple[int, ExpectationOutcome]] = []
+    for target, part in documents.items():
+        frame = frames[target]
+        suite = suite_from_dict(part, where=where)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        try:
+            validation = batch.validate(
+                suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+            )
+        except Exception as exc:  # GE wraps pandas/pydantic errors in many types
+            raise DataQualityError(
+                f"expectation suite {where}: Great Expectations failed on the {target} frame: {exc}"
+            ) from exc
+        for result in validation.results:
+            config = result.expectation_config
+            meta = dict(config.meta or {})
+            ranked.append((int(meta.pop(_ORDER_KEY, 0)), _outcome(result, config, meta, frame)))
+    ranked.sort(key=lambda item: item[0])
+    return [outcome for _, outcome in ranked]
+
+
+def _batch_definition() -> BatchDefinition:
+    """A whole-dataframe batch definition in a fresh ephemeral context, progress bars and analytics off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    asset = context.data_sources.add_pandas("quantgate").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _outcome(result: Any, config: Any, meta: dict[str, Any], frame: pd.DataFrame) -> ExpectationOutcome:
+    kwargs = dict(config.kwargs)
+    details = dict(result.result or {})
+    rows = details.get("partial_unexpected_index_list") or []
+    examples = [_row(frame, index) for index in rows[:MAX_EXAMPLES]]
+    return ExpectationOutcome(
+        expectation=config.type,
+        column=meta.get("column") or _columns(kwargs),
+        success=bool(result.success),
+        unexpected_count=int(details.get("unexpected_count") or 0),
+        examples=[example for example in examples if example],
+        check=str(meta.get("check") or ""),
+        observed_value=json_safe(details.get("observed_value")),
+        exception=_exception_message(result.exception_info),
+    )
+
+
+def _columns(kwargs: dict[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    if "column_list" in kwargs:
+        return ", ".join(str(column) for column in kwargs["column_list"])
+    return None
+
+
+def _row(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
+    """The offending row at position ``index`` as ``{"ts": iso, column: value, ...}`` (JSON-safe)."""
+    if isinstance(index, dict):  # GE gives dicts when unexpected_index_column_names is set
+        return {str(key): json_safe(value) for key, value in index.items()}
+    try:
+        row = frame.iloc[int(index)]
+    except (TypeError, ValueError, IndexError):
+        return {}
+    shown = [column for column in frame.columns if column != "on_grid"]
+    return {column: json_safe(row[column]) for column in shown}
+
+
+def _exception_message(info: Any) -> str | None:
+    """The first exception message in GE's ``exception_info`` (flat or keyed by metric), or None."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "exception")
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "exception")
+    return None
