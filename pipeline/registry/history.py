@@ -1,0 +1,125 @@
+"""The promotion history: one row in quantgate's ``promotion_history`` table per stage change made here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline import settings
+from pipeline.errors import TrackingError
+from pipeline.store import get_engine
+from pipeline.store.models import PromotionEvent
+
+FLOW_ACTOR = "quantgate-flow"
+_ACTOR_LIMIT = 128
+_COLUMNS = ("id", "model_name", "version", "from_stage", "to_stage", "actor", "reason", "run_id", "gate_passed")
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A stage change about to be recorded."""
+
+    model_name: str
+    version: str
+    from_stage: str
+    to_stage: str
+    actor: str
+    reason: str
+    run_id: str | None
+    gate_passed: bool | None
+    forced: bool
+    at: dt.datetime
+
+
+def default_actor() -> str:
+    """Return who is acting: ``$USER@hostname`` (or the login name), else ``quantgate-flow``.
+
+    Returns
+    -------
+    str
+        At most 128 characters.
+    """
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except Exception:  # noqa: BLE001 - getpass raises OSError/KeyError without a passwd entry
+            user = None
+    if not user:
+        return FLOW_ACTOR
+    try:
+        host = socket.gethostname()
+    except OSError:
+        host = ""
+    return (f"{user}@{host}" if host else user)[:_ACTOR_LIMIT]
+
+
+def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None:
+    """Insert ``rows`` into ``promotion_history`` in one transaction.
+
+    Parameters
+    ----------
+    rows : Sequence[HistoryRow]
+        The stage changes.
+    db_url : str, optional
+        quantgate's database (default: ``QUANTGATE_DB_URL`` or the embedded SQLite).
+
+    Raises
+    ------
+    TrackingError
+        If the database cannot be written.
+    """
+    if not rows:
+        return
+    engine = get_engine(db_url)
+    payload = [asdict(row) | {"actor": row.actor[:_ACTOR_LIMIT]} for row in rows]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(PromotionEvent), payload)
+    except SQLAlchemyError as exc:
+        first = rows[0]
+        raise TrackingError(
+            f"model {first.model_name} version {first.version}: the registry changed to {first.to_stage} but the "
+            f"promotion history could not be written to {settings.redact_url(str(engine.url))}: "
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def read_history(model_name: str | None = None, db_url: str | None = None) -> list[dict[str, Any]]:
+    """Return recorded stage changes, oldest first.
+
+    Parameters
+    ----------
+    model_name : str, optional
+        Only this model's rows.
+    db_url : str, optional
+        quantgate's database.
+
+    Returns
+    -------
+    list[dict[str, Any]]
+        Dicts with ``id, model_name, version, from_stage, to_stage, actor, reason, run_id, gate_passed,
+        forced, at`` (``at`` a UTC datetime).
+    """
+    engine = get_engine(db_url)
+    table = PromotionEvent.__table__
+    query = select(table).order_by(table.c.at, table.c.id)
+    if model_name is not None:
+        query = query.where(table.c.model_name == model_name)
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(query).mappings().all()
+    except SQLAlchemyError as exc:
+        raise TrackingError(
+            f"cannot read promotion history from {settings.redact_url(str(engine.url))}: "
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
+    return [{key: row[key] for key in (*_COLUMNS, "forced", "at")} for row in result]

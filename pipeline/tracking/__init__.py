@@ -1,0 +1,87 @@
+"""Log quantgate experiment runs to MLflow.
+
+``configure_mlflow()`` points tracking and the registry at one store; ``start_run()`` returns a
+:class:`RunLogger` for params, tags, metrics, artifacts and the XGBoost model; ``find_finished_run()``
+lets sweeps resume. Names are loaded lazily so that importing :mod:`pipeline.tracking.fingerprint` or
+``pipeline`` does not import MLflow (about 2 s).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.tracking.fingerprint import data_fingerprint
+    from pipeline.tracking.mlflow_setup import (
+        configure_mlflow,
+        ensure_experiment,
+        is_database_uri,
+        printable_uri,
+        resolve_tracking_uri,
+        run_url_hint,
+    )
+    from pipeline.tracking.plots import equity_curve_figure, feature_importance_figure
+    from pipeline.tracking.run import (
+        LoggedModelRef,
+        RunLogger,
+        default_pip_requirements,
+        find_finished_run,
+        finite_metrics,
+        git_state,
+        metric_name,
+        start_run,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "data_fingerprint": "pipeline.tracking.fingerprint",
+    "configure_mlflow": "pipeline.tracking.mlflow_setup",
+    "ensure_experiment": "pipeline.tracking.mlflow_setup",
+    "is_database_uri": "pipeline.tracking.mlflow_setup",
+    "printable_uri": "pipeline.tracking.mlflow_setup",
+    "resolve_tracking_uri": "pipeline.tracking.mlflow_setup",
+    "run_url_hint": "pipeline.tracking.mlflow_setup",
+    "equity_curve_figure": "pipeline.tracking.plots",
+    "feature_importance_figure": "pipeline.tracking.plots",
+    "LoggedModelRef": "pipeline.tracking.run",
+    "RunLogger": "pipeline.tracking.run",
+    "default_pip_requirements": "pipeline.tracking.run",
+    "find_finished_run": "pipeline.tracking.run",
+    "finite_metrics": "pipeline.tracking.run",
+    "git_state": "pipeline.tracking.run",
+    "metric_name": "pipeline.tracking.run",
+    "start_run": "pipeline.tracking.run",
+}
+
+__all__ = [
+    "LoggedModelRef",
+    "RunLogger",
+    "configure_mlflow",
+    "data_fingerprint",
+    "default_pip_requirements",
+    "ensure_experiment",
+    "equity_curve_figure",
+    "feature_importance_figure",
+    "find_finished_run",
+    "finite_metrics",
+    "git_state",
+    "is_database_uri",
+    "metric_name",
+    "printable_uri",
+    "resolve_tracking_uri",
+    "run_url_hint",
+    "start_run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline.tracking' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

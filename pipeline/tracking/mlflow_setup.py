@@ -1,0 +1,184 @@
+"""Point MLflow at quantgate's tracking store and create quantgate's experiments.
+
+The tracking URI comes from the argument, else ``MLFLOW_TRACKING_URI``, else a SQLite file in
+``QUANTGATE_HOME`` (:func:`pipeline.settings.mlflow_tracking_uri`). The model registry always uses the
+same store. Experiments that quantgate creates on a database backend keep their artifacts under
+:func:`pipeline.settings.mlflow_artifact_root` ``/<experiment name>``; on an HTTP tracking server the
+server decides.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from sqlalchemy.engine import make_url
+
+from pipeline import settings
+from pipeline.errors import TrackingError
+
+DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def _scheme(uri: str) -> str:
+    return uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+
+
+def is_database_uri(uri: str) -> bool:
+    """Return whether ``uri`` is an SQLAlchemy database URL (MLflow's SQL store).
+
+    Parameters
+    ----------
+    uri : str
+        A tracking URI.
+
+    Returns
+    -------
+    bool
+        True for ``sqlite:``, ``postgresql[+driver]:``, ``mysql[+driver]:`` and ``mssql[+driver]:``.
+    """
+    return _scheme(uri) in DB_SCHEMES
+
+
+def printable_uri(uri: str) -> str:
+    """Return ``uri`` safe to print: database URLs lose their password.
+
+    Parameters
+    ----------
+    uri : str
+        A tracking URI.
+
+    Returns
+    -------
+    str
+        The URI, redacted when it is a database URL.
+    """
+    return settings.redact_url(uri) if is_database_uri(uri) else uri
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """Return the tracking URI quantgate uses: the argument, the environment, or the embedded SQLite.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        An explicit URI; wins over ``MLFLOW_TRACKING_URI``.
+
+    Returns
+    -------
+    str
+        The (unredacted) URI.
+    """
+    return tracking_uri or settings.mlflow_tracking_uri()
+
+
+def configure_mlflow(tracking_uri: str | None = None) -> str:
+    """Point MLflow tracking and the model registry at one store, creating a SQLite folder if needed.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        Tracking URI; defaults to ``MLFLOW_TRACKING_URI`` or ``sqlite:///$QUANTGATE_HOME/mlflow.db``.
+        PostgreSQL works as ``postgresql+psycopg://user:pw@host/db``.
+
+    Returns
+    -------
+    str
+        The URI in use, with any password redacted (safe to print).
+
+    Raises
+    ------
+    TrackingError
+        If the URI is malformed.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    if _scheme(uri) == "sqlite":
+        try:
+            database = make_url(uri).database
+        except Exception as exc:  # sqlalchemy raises several types for a bad URL
+            raise TrackingError(f"tracking URI {printable_uri(uri)}: not a valid SQLite URL ({exc})") from exc
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return printable_uri(uri)
+
+
+def experiment_artifact_location(experiment_name: str) -> str:
+    """Return where a new experiment named ``experiment_name`` keeps its artifacts.
+
+    Parameters
+    ----------
+    experiment_name : str
+        The MLflow experiment name.
+
+    Returns
+    -------
+    str
+        ``<artifact root>/<experiment name>`` (a ``file://`` URI by default).
+    """
+    return settings.mlflow_artifact_root().rstrip("/") + "/" + experiment_name
+
+
+def ensure_experiment(experiment_name: str) -> str:
+    """Return the id of experiment ``experiment_name``, creating (or restoring) it if needed.
+
+    Parameters
+    ----------
+    experiment_name : str
+        The MLflow experiment name.
+
+    Returns
+    -------
+    str
+        The experiment id.
+
+    Raises
+    ------
+    TrackingError
+        If MLflow refuses to create or read the experiment.
+    """
+    client = mlflow.MlflowClient()
+    try:
+        experiment = client.get_experiment_by_name(experiment_name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment.experiment_id)
+            return experiment.experiment_id
+        location = experiment_artifact_location(experiment_name) if is_database_uri(mlflow.get_tracking_uri()) else None
+        try:
+            return client.create_experiment(experiment_name, artifact_location=location)
+        except MlflowException:
+            # Another process may have created it between our read and our write.
+            experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
+    except MlflowException as exc:
+        raise TrackingError(f"experiment {experiment_name!r}: {_first_line(exc)}") from exc
+
+
+def run_url_hint(tracking_uri: str | None = None) -> str:
+    """Return how to look at the runs: the server URL, or the ``mlflow ui`` command for a database store.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        Tracking URI; defaults to the one :func:`configure_mlflow` would use.
+
+    Returns
+    -------
+    str
+        ``mlflow ui --backend-store-uri '<uri>'`` (password redacted) or ``open <http url>``.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    if _scheme(uri) in ("http", "https"):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {shlex.quote(printable_uri(uri))}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
