@@ -1,0 +1,293 @@
+"""Resumable, chunked, idempotent ingestion of one series from one source into the bar store.
+
+A window is cut into chunks aligned on multiples of the chunk length (UTC epoch), so the same
+command always produces the same chunks. Each chunk is fetched whole, then written in one
+transaction (:meth:`BarStore.upsert`); a chunk lying completely in the past is then recorded in
+``ingest_chunks`` and skipped by any later run, so a run killed half-way resumes where it stopped.
+Re-running a finished ingestion changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline.errors import SourceError
+from pipeline.sources import get_source, source_asset_class
+from pipeline.store import BarStore
+from pipeline.store.models import IngestChunk
+from pipeline.timeframes import bar_length, expected_grid
+
+#: Default chunk length per timeframe (about 1000-5000 bars each).
+DEFAULT_CHUNK: dict[str, pd.Timedelta] = {
+    "1m": pd.Timedelta(days=1),
+    "5m": pd.Timedelta(days=7),
+    "15m": pd.Timedelta(days=14),
+    "1h": pd.Timedelta(days=30),
+    "4h": pd.Timedelta(days=120),
+    "1d": pd.Timedelta(days=365),
+}
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What happened to one chunk (handed to the progress callback)."""
+
+    index: int
+    total: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    skipped: bool
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class IngestReport:
+    """Totals of one ingestion run."""
+
+    source: str
+    symbol: str
+    timeframe: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    chunks_total: int = 0
+    chunks_done: int = 0
+    chunks_skipped: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    filled: int = 0
+    chunks: list[ChunkResult] = field(default_factory=list, repr=False)
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or updated."""
+        return self.inserted + self.updated
+
+    def to_dict(self) -> dict:
+        """A JSON-safe summary (no per-chunk detail)."""
+        out = asdict(self)
+        out.pop("chunks")
+        out["start"] = self.start.isoformat()
+        out["end"] = self.end.isoformat()
+        return out
+
+
+ProgressCallback = Callable[[ChunkResult], None]
+
+
+def _ts(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _is_date_only(value: object) -> bool:
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return False
+    if isinstance(value, dt.date):
+        return True
+    return isinstance(value, str) and len(value.strip()) == 10
+
+
+def resolve_window(
+    start: dt.date | dt.datetime | str | pd.Timestamp,
+    end: dt.date | dt.datetime | str | pd.Timestamp,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC ``(start, end)``, both inclusive; a date-only ``end`` covers its whole day."""
+    lo, hi = _ts(start), _ts(end)
+    if _is_date_only(end):
+        hi = hi + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    if hi < lo:
+        raise SourceError(f"empty window {lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M}: end is before start")
+    return lo, hi
+
+
+def plan_chunks(start: pd.Timestamp, end: pd.Timestamp, chunk: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Inclusive ``(start, end)`` windows covering ``start..end``, cut at multiples of ``chunk``."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    cursor = start
+    while cursor <= end:
+        boundary = epoch + ((cursor - epoch) // chunk + 1) * chunk
+        hi = min(boundary - pd.Timedelta(microseconds=1), end)
+        out.append((cursor, hi))
+        cursor = boundary
+    return out
+
+
+def _completed(store: BarStore, source: str, symbol: str, timeframe: str) -> dict[pd.Timestamp, pd.Timestamp]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(IngestChunk.chunk_start, IngestChunk.chunk_end).where(
+                IngestChunk.source == source, IngestChunk.symbol == symbol, IngestChunk.timeframe == timeframe
+            )
+        ).all()
+    return {pd.Timestamp(a): pd.Timestamp(b) for a, b in rows}
+
+
+def _record(
+    store: BarStore, source: str, symbol: str, timeframe: str, lo: pd.Timestamp, hi: pd.Timestamp, rows: int
+) -> None:
+    with store.engine.begin() as conn:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        values = {
+            "source": source,
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "chunk_start": lo.to_pydatetime(),
+            "chunk_end": hi.to_pydatetime(),
+            "rows": rows,
+            "completed_at": dt.datetime.now(dt.UTC),
+        }
+        stmt = insert(IngestChunk).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "symbol", "timeframe", "chunk_start"],
+            set_={k: stmt.excluded[k] for k in ("chunk_end", "rows", "completed_at")},
+        )
+        conn.execute(stmt)
+
+
+def ingest(
+    source_name: str,
+    symbol: str,
+    timeframe: str,
+    start: dt.date | dt.datetime | str | pd.Timestamp,
+    end: dt.date | dt.datetime | str | pd.Timestamp,
+    store: BarStore | None = None,
+    chunk: pd.Timedelta | dt.timedelta | str | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    resume: bool = True,
+) -> IngestReport:
+    """Fetch ``symbol``/``timeframe`` bars for ``start..end`` from ``source_name`` and store them.
+
+    Parameters
+    ----------
+    source_name
+        A known source (``binance``, ``polygon``, ``sample``, ...); stored bars carry this name.
+    symbol, timeframe
+        The series in quantgate notation.
+    start, end
+        Inclusive window; a date-only ``end`` covers its whole day.
+    store
+        Target store (default: ``QUANTGATE_DB_URL``).
+    chunk
+        Chunk length (default per timeframe, see :data:`DEFAULT_CHUNK`).
+    progress
+        Called after every chunk with its :class:`ChunkResult`.
+    resume
+        Skip chunks recorded complete by an earlier run (``False`` re-fetches everything).
+
+    Returns
+    -------
+    IngestReport
+        Chunks done/skipped and rows fetched/inserted/updated/unchanged.
+
+    Raises
+    ------
+    SourceError
+        A permanent source failure; chunks before it stay committed, the failing one wrote nothing.
+    """
+    bar_length(timeframe)  # validates the timeframe
+    source = get_source(source_name)
+    store = store or BarStore()
+    lo, hi = resolve_window(start, end)
+    length = pd.Timedelta(chunk) if chunk is not None else DEFAULT_CHUNK[timeframe]
+    if length < bar_length(timeframe):
+        raise SourceError(f"chunk {length} is shorter than one {timeframe} bar")
+    chunks = plan_chunks(lo, hi, length)
+    done = _completed(store, source_name, symbol, timeframe) if resume else {}
+    report = IngestReport(source_name, symbol, timeframe, lo, hi, chunks_total=len(chunks))
+    settled_before = pd.Timestamp.now(tz="UTC") - bar_length(timeframe)
+    for i, (c_lo, c_hi) in enumerate(chunks, start=1):
+        recorded = done.get(c_lo)
+        if recorded is not None and recorded >= c_hi:
+            result = ChunkResult(i, len(chunks), c_lo, c_hi, skipped=True)
+            report.chunks_skipped += 1
+        else:
+            bars = source.fetch(symbol, timeframe, c_lo, c_hi)
+            bars = bars.loc[(bars.index >= c_lo) & (bars.index <= c_hi)]
+            written = store.upsert(bars, source=source_name, symbol=symbol, timeframe=timeframe)
+            if c_hi < settled_before:
+                _record(store, source_name, symbol, timeframe, c_lo, c_hi, len(bars))
+            result = ChunkResult(
+                i, len(chunks), c_lo, c_hi, False, len(bars), written.inserted, written.updated, written.unchanged
+            )
+            report.chunks_done += 1
+            report.fetched += len(bars)
+            report.inserted += written.inserted
+            report.updated += written.updated
+            report.unchanged += written.unchanged
+        report.chunks.append(result)
+        if progress is not None:
+            progress(result)
+    return report
+
+
+def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | None:
+    """Ingest the experiment's bars only when some expected bar of its window is missing.
+
+    The primary source (``data_config.source``) is ingested for the window; remaining holes are
+    then filled from each ``fallback`` source in order (stored under that source's name).
+
+    Parameters
+    ----------
+    data_config
+        The experiment's ``data`` section (:class:`pipeline.config.DataConfig`).
+    store
+        Target store (default: ``QUANTGATE_DB_URL``).
+
+    Returns
+    -------
+    IngestReport or None
+        None when the store already held every expected bar of the primary source.
+    """
+    from pipeline.gaps import fill_gaps, find_gaps
+
+    store = store or BarStore()
+    cfg = data_config
+    asset_class = cfg.asset_class or source_asset_class(cfg.source)
+    lo, hi = resolve_window(cfg.start, cfg.end)
+    sources = [cfg.source, *cfg.fallback]
+    present = store.load(cfg.symbol, cfg.timeframe, lo, hi, sources=sources)
+    grid = expected_grid(cfg.timeframe, lo, hi, asset_class)
+    if not present.empty and grid.difference(present.index).empty:
+        return None
+    report = ingest(cfg.source, cfg.symbol, cfg.timeframe, cfg.start, cfg.end, store=store)
+    for fallback in cfg.fallback:
+        gaps = find_gaps(store, cfg.symbol, cfg.timeframe, source=sources, start=lo, end=hi, asset_class=asset_class)
+        if not gaps:
+            break
+        filled = fill_gaps(
+            store,
+            cfg.symbol,
+            cfg.timeframe,
+            fallback,
+            source=sources,
+            start=lo,
+            end=hi,
+            asset_class=asset_class,
+        )
+        report.filled += filled.filled
+    return report
+
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "ChunkResult",
+    "IngestReport",
+    "ProgressCallback",
+    "ensure_bars",
+    "ingest",
+    "plan_chunks",
+    "resolve_window",
+]

@@ -1,0 +1,72 @@
+"""GeckoTerminal pool OHLCV through httpx (``/networks/{net}/pools/{address}/ohlcv/{day|hour|minute}``).
+
+Symbols are pools, ``network:address`` (or a pair listed in :data:`symbols.GECKOTERMINAL_POOLS`).
+Candles arrive newest first with timestamps in *seconds*; pages of up to 1000 are walked backwards
+with ``before_timestamp`` until the window's start is reached.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.sources import symbols
+from pipeline.sources._common import (
+    Permanent,
+    base_url,
+    clip,
+    fail,
+    frame_from_rows,
+    http_get_json,
+    retrying,
+)
+from pipeline.sources.base import BarSource
+
+PAGE = 1000
+
+
+class GeckoTerminalSource(BarSource):
+    """DEX pool candles (volume in USD of the pool, a fraction of the market's)."""
+
+    name = "geckoterminal"
+    asset_class = "crypto"
+    volume_reliable = False
+
+    def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        symbols.check_timeframe(self.name, timeframe)
+        try:
+            network, address = symbols.geckoterminal_pool(symbol)
+        except ValueError as exc:
+            raise fail(self.name, symbol, start, end, str(exc)) from None
+        span, aggregate = symbols.geckoterminal_timeframe(timeframe)
+        url = f"{base_url('geckoterminal')}/networks/{network}/pools/{address}/ohlcv/{span}"
+        rows: dict[int, tuple] = {}
+        before = int(end.timestamp()) + 1
+        start_s = int(start.timestamp())
+        while True:
+            params = {
+                "aggregate": str(aggregate),
+                "before_timestamp": str(before),
+                "limit": str(PAGE),
+                "currency": "usd",
+            }
+
+            def once(params: dict = params) -> list:
+                payload = http_get_json(url, params=params, headers={"accept": "application/json"})
+                try:
+                    page = payload["data"]["attributes"]["ohlcv_list"]  # type: ignore[index]
+                    return [(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), r[5]) for r in page]
+                except (TypeError, ValueError, KeyError, IndexError) as exc:
+                    raise Permanent(f"malformed payload ({exc.__class__.__name__})") from None
+
+            page = retrying(once, source=self.name, symbol=symbol, start=start, end=end)
+            for row in page:
+                rows[row[0]] = row
+            oldest = min((r[0] for r in page), default=None)
+            if oldest is None or oldest <= start_s or oldest >= before:
+                break
+            before = oldest
+        frame = frame_from_rows(sorted(rows.values()), unit="s")
+        return clip(frame, start, end)
+
+
+SOURCE = GeckoTerminalSource

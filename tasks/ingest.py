@@ -1,0 +1,77 @@
+"""Thin Prefect tasks around market-data ingestion and gap filling (one ``pipeline`` call each).
+
+Sources already retry transient failures (bounded, honouring Retry-After); the task retries here
+cover what is left once a source gives up (a longer outage), and are cheap because ingestion resumes
+from the last completed chunk.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import get_run_logger, task
+
+from pipeline.gaps import GapFillReport, fill_gaps, find_gaps
+from pipeline.ingest import IngestReport, ingest
+from pipeline.store import BarStore
+
+
+@task(name="ingest-window", retries=2, retry_delay_seconds=[60, 300])
+def ingest_window(
+    source: str,
+    symbol: str,
+    timeframe: str,
+    start: str,
+    end: str,
+    chunk_days: float | None = None,
+    db_url: str | None = None,
+) -> dict:
+    """Ingest ``start..end`` of one series (chunked, resumable); returns the report as a dict."""
+    logger = get_run_logger()
+    chunk = pd.Timedelta(days=chunk_days) if chunk_days else None
+
+    def log(result) -> None:
+        logger.info("chunk %d/%d %s..%s: %d bars", result.index, result.total, result.start, result.end, result.fetched)
+
+    report: IngestReport = ingest(
+        source, symbol, timeframe, start, end, store=BarStore(db_url), chunk=chunk, progress=log
+    )
+    logger.info(
+        "%s %s %s: inserted %d, updated %d, unchanged %d",
+        source, symbol, timeframe, report.inserted, report.updated, report.unchanged,
+    )  # fmt: skip
+    return report.to_dict()
+
+
+@task(name="find-gaps")
+def detect_gaps(
+    symbol: str,
+    timeframe: str,
+    sources: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    db_url: str | None = None,
+) -> list[dict]:
+    """Missing windows of one series as dicts (``start``, ``end``, ``missing_bars``)."""
+    gaps = find_gaps(BarStore(db_url), symbol, timeframe, source=sources, start=start, end=end)
+    return [g.to_dict() for g in gaps]
+
+
+@task(name="fill-gaps", retries=2, retry_delay_seconds=[60, 300])
+def fill_gaps_task(
+    symbol: str,
+    timeframe: str,
+    from_source: str,
+    sources: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    db_url: str | None = None,
+) -> dict:
+    """Fill the missing windows from ``from_source``; returns the report as a dict."""
+    report: GapFillReport = fill_gaps(
+        BarStore(db_url), symbol, timeframe, from_source, source=sources, start=start, end=end
+    )
+    get_run_logger().info(
+        "%s %s: filled %d bars from %s, %d still missing",
+        symbol, timeframe, report.filled, from_source, report.missing_after,
+    )  # fmt: skip
+    return report.to_dict()
