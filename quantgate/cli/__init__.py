@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import db, experiments, models
+from quantgate.cli import data, db, experiments, models, quality
 
 app = typer.Typer(
     name="quantgate",
@@ -21,13 +21,9 @@ def _mount(sub: typer.Typer) -> None:
 
 
 _mount(experiments.app)
+_mount(data.app)
+_mount(quality.app)
 _mount(models.app)
-try:  # market-data commands (ingest, validate, gaps, gapfill, bars)
-    from quantgate.cli import data
-
-    _mount(data.app)
-except ImportError:  # pragma: no cover - only while the module is being written
-    pass
 app.add_typer(db.app, name="db")
 
 

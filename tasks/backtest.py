@@ -1,0 +1,20 @@
+"""Backtest the model's predictions on the test segment, after costs."""
+
+import pandas as pd
+from prefect import task
+
+from pipeline.backtest import BacktestResult, run_backtest
+from pipeline.config import ExperimentConfig
+from pipeline.split import Dataset
+from pipeline.training import TrainedModel
+from tasks._common import IN_MEMORY
+
+
+@task(name="backtest", **IN_MEMORY)
+def backtest(
+    dataset: Dataset, model: TrainedModel, config: ExperimentConfig, periods_per_year: float
+) -> BacktestResult:
+    """Predict every test bar that has features and trade the predictions."""
+    features = dataset.test.features
+    proba = pd.DataFrame(model.predict_proba(features), index=features.index)
+    return run_backtest(dataset.test.bars, proba, config, periods_per_year)
