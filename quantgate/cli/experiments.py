@@ -66,3 +66,83 @@ def run(
 
     outcome = experiment_flow(str(file))
     print_outcome(outcome)
+
+
+@app.command("sweep")
+@one_line_errors
+def sweep(
+    folder: Path = typer.Argument(..., help="Folder of experiment YAMLs (searched recursively)."),
+    parallel: int = typer.Option(1, "--parallel", "-p", min=1, help="Experiments at a time on this machine."),
+    force: bool = typer.Option(False, "--force", help="Rerun configs that already have a finished run."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs."),
+) -> None:
+    """Run every experiment in a folder; skips configs already run on the same data and code."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.sweep import discover
+
+    plan = discover(folder)
+    for line in plan.errors:
+        err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
+    if not plan.items:
+        console.print(f"no experiments to run in {folder}")
+        raise typer.Exit(1 if plan.errors else 0)
+    quiet_orchestration(verbose)
+    from flows.sweep import ItemResult, run_sweep
+    from quantgate.cli.summary import print_leaderboard
+
+    marks = {"completed": "[green]done[/]", "skipped": "[cyan]skip[/]", "failed": "[red]fail[/]"}
+    with Progress(
+        TextColumn("[bold]sweep[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("sweep", total=len(plan.items))
+
+        def on_result(result: ItemResult) -> None:
+            detail = ""
+            if result.outcome is not None:
+                gate = "[green]gate passed[/]" if result.outcome.gate_passed else "[red]gate failed[/]"
+                detail = f"{gate}, Sharpe {result.outcome.metrics.get('sharpe', float('nan')):.2f}"
+            elif result.error:
+                detail = result.error
+            elif result.run_id:
+                detail = f"already run ({result.run_id})"
+            progress.console.print(f"{marks[result.status]} {result.label}  {detail}", highlight=False, soft_wrap=True)
+            progress.advance(bar)
+
+        outcome = run_sweep(str(folder), parallel=parallel, force=force, on_result=on_result)
+    console.print(
+        f"sweep {outcome.family}: {outcome.count('completed')} run, {outcome.count('skipped')} skipped, "
+        f"{outcome.count('failed')} failed, {len(outcome.bad_files)} bad file(s); MLflow run {outcome.run_id}",
+        highlight=False,
+    )
+    print_leaderboard(outcome.leaderboard)
+    if outcome.count("failed") or outcome.bad_files:
+        raise typer.Exit(1)
+
+
+@app.command("leaderboard")
+@one_line_errors
+def leaderboard(
+    experiment: list[str] | None = typer.Option(None, "--experiment", "-e", help="Experiment name(s)."),
+    sort: str = typer.Option("sharpe", "--sort", help="Metric to rank by (max_drawdown ranks ascending)."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1),
+) -> None:
+    """Best finished runs from MLflow with their gate status."""
+    quiet_orchestration(False)
+    from pipeline.sweep import leaderboard as board_of
+    from pipeline.tracking import configure_mlflow
+    from quantgate.cli.summary import print_leaderboard
+
+    configure_mlflow()
+    try:
+        board = board_of(experiment or None, sort=sort, limit=limit)
+    except ValueError as exc:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(f"--sort: {exc}") from exc
+    print_leaderboard(board)
