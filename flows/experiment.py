@@ -15,8 +15,10 @@ from tasks.features import build_features
 from tasks.gate import gate
 from tasks.quality import validate_quality
 from tasks.registry import register
+from tasks.sweep import count_trials
 from tasks.tracking import check_artifacts, finish, log_run
 from tasks.training import train
+from tasks.tuning import end_tuned_run, tune_model
 
 
 @flow(name="experiment", flow_run_name="{config_path}", log_prints=True, validate_parameters=False)
@@ -25,15 +27,31 @@ def experiment_flow(
     variant: int = 0,
     parent_run_id: str | None = None,
     trials: TrialContext | None = None,
+    sweep_family: str | None = None,
+    family_size: int = 1,
 ) -> ExperimentOutcome:
-    """Run one experiment: data, quality, features, split+label, train, backtest, log, gate, register."""
+    """Run one experiment: data, quality, features, split+label, train, backtest, log, gate, register.
+
+    A sweep passes ``parent_run_id`` (its MLflow run), ``sweep_family`` and ``family_size`` so the gate's
+    deflated Sharpe counts the sibling configs as trials; ``trials`` adds trials from elsewhere.
+    """
     config = load_config(config_path, variant)
     bars = ensure_data(config)
     quality = validate_quality(bars, config)
     pipeline, matrix, metadata = build_features(bars, config)
     dataset = split_and_label(bars.bars, matrix, config)
-    model = train(dataset, config)
-    result = backtest(dataset, model, config, bars.periods_per_year)
+    tuned = None
+    if config.tuning is not None:
+        # Opens the experiment's MLflow run first so the trial runs nest under it; log_run reuses it.
+        tuned = tune_model(dataset, config, bars.periods_per_year, parent_run_id=parent_run_id, trials=trials)
+        trials = tuned.trials
+    try:
+        model = train(dataset, config, tuned.best_params if tuned else None)
+        result = backtest(dataset, model, config, bars.periods_per_year)
+    except BaseException:
+        if tuned is not None:
+            end_tuned_run(tuned, "FAILED")
+        raise
     record = log_run(
         config=config,
         config_path=config_path,
@@ -44,9 +62,12 @@ def experiment_flow(
         model=model,
         backtest=result,
         parent_run_id=parent_run_id,
+        run_id=tuned.run_id if tuned else None,
     )
     try:
         has_model, has_metadata = check_artifacts(record)
+        if sweep_family is not None:
+            trials = count_trials(sweep_family, family_size, record.run_id, result.metrics["sharpe"], trials)
         report, _ = gate(
             record,
             config=config,
@@ -63,7 +84,10 @@ def experiment_flow(
     except BaseException:
         finish(record, "FAILED")
         raise
-    finish(record, "FINISHED", {"registry.version": version.version if version else "none"})
+    tags = {"registry.version": version.version if version else "none"}
+    if sweep_family is not None:
+        tags["quantgate.sweep_family"] = sweep_family
+    finish(record, "FINISHED", tags)
     return build_outcome(
         config=config,
         config_path=config_path,

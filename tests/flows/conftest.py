@@ -58,9 +58,7 @@ def sqlite_stores(qg_home: Path) -> Path:
 
 
 @pytest.fixture
-def postgres_stores(
-    qg_home: Path, pg_url: str, pg_mlflow_url: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, str]:
+def postgres_stores(qg_home: Path, pg_url: str, pg_mlflow_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     """quantgate's tables and MLflow both on PostgreSQL (artifacts in the temp home)."""
     monkeypatch.setenv("QUANTGATE_DB_URL", pg_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", pg_mlflow_url)

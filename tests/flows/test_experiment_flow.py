@@ -117,7 +117,9 @@ def test_experiment_flow_when_a_plugin_peeks_at_the_future_fails_the_leakage_rul
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     groups = ["returns", "volatility", "trend", "peek"]
-    leaky = experiment_flow(str(write_experiment("e2e-leaky", features={"groups": groups, "plugins": ["peeking_plugin"]})))
+    leaky = experiment_flow(
+        str(write_experiment("e2e-leaky", features={"groups": groups, "plugins": ["peeking_plugin"]}))
+    )
     clean = experiment_flow(str(write_experiment("e2e-clean", features={"groups": groups[:-1]})))
     leak_rule = {r.name: r for r in leaky.rules}["leakage"]
     assert not leak_rule.passed

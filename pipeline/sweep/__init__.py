@@ -1,0 +1,19 @@
+"""Sweeps: many experiments from one folder, resumable, trial-aware, ranked on a leaderboard."""
+
+from pipeline.sweep.discovery import SweepItem, SweepPlan, discover, sweep_family
+from pipeline.sweep.leaderboard import leaderboard
+from pipeline.sweep.resume import completed_run
+from pipeline.sweep.trials import FAMILY_TAG, combine, family_sharpes, sibling_trials
+
+__all__ = [
+    "FAMILY_TAG",
+    "SweepItem",
+    "SweepPlan",
+    "combine",
+    "completed_run",
+    "discover",
+    "family_sharpes",
+    "leaderboard",
+    "sibling_trials",
+    "sweep_family",
+]

@@ -1,0 +1,88 @@
+"""Best runs across experiments, read back from MLflow, with their gate status."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+COLUMNS: tuple[str, ...] = (
+    "experiment",
+    "symbol",
+    "timeframe",
+    "variant",
+    "gate",
+    "sharpe",
+    "total_return",
+    "buy_hold_return",
+    "excess_return",
+    "max_drawdown",
+    "n_trades",
+    "dsr",
+    "n_trials",
+    "run_id",
+)
+ASCENDING_METRICS = frozenset({"max_drawdown"})
+
+
+def _experiment_ids(client, names: Sequence[str] | None) -> dict[str, str]:
+    from mlflow.entities import ViewType
+
+    experiments = client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    by_id = {e.experiment_id: e.name for e in experiments if e.name != "Default"}
+    if names:
+        wanted = set(names)
+        by_id = {i: n for i, n in by_id.items() if n in wanted}
+    return by_id
+
+
+def leaderboard(
+    experiments: Sequence[str] | None = None,
+    *,
+    sort: str = "sharpe",
+    limit: int = 20,
+    family: str | None = None,
+) -> pd.DataFrame:
+    """Completed experiment runs (not tuning trials), best first by ``sort``.
+
+    ``family`` restricts to the runs of one sweep folder (tag ``quantgate.sweep_family``).
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    names = _experiment_ids(client, experiments)
+    if not names:
+        return pd.DataFrame(columns=list(COLUMNS))
+    filters = ["attributes.status = 'FINISHED'", "tags.`quantgate.status` = 'completed'"]
+    if family is not None:
+        filters.append(f"tags.`quantgate.sweep_family` = '{family}'")
+    runs = client.search_runs(list(names), filter_string=" and ".join(filters), max_results=5000)
+    rows = []
+    for run in runs:
+        m, t = run.data.metrics, run.data.tags
+        rows.append(
+            {
+                "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
+                "symbol": t.get("quantgate.symbol", ""),
+                "timeframe": t.get("quantgate.timeframe", ""),
+                "variant": t.get("quantgate.expansion", ""),
+                "gate": {"true": "passed", "false": "failed"}.get(t.get("gate.passed", ""), "?"),
+                "sharpe": m.get("sharpe", math.nan),
+                "total_return": m.get("total_return", math.nan),
+                "buy_hold_return": m.get("buy_hold_return", math.nan),
+                "excess_return": m.get("excess_return", math.nan),
+                "max_drawdown": m.get("max_drawdown", math.nan),
+                "n_trades": m.get("n_trades", math.nan),
+                "dsr": m.get("gate.dsr", math.nan),
+                "n_trials": t.get("gate.n_trials", ""),
+                "run_id": run.info.run_id,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    if frame.empty:
+        return frame
+    if sort not in frame.columns:
+        raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(COLUMNS)}")
+    frame = frame.sort_values(sort, ascending=sort in ASCENDING_METRICS, na_position="last", kind="stable")
+    return frame.head(limit).reset_index(drop=True)

@@ -1,0 +1,55 @@
+"""Sweep tasks: plan the folder, decide what to skip, keep the sweep's MLflow run and leaderboard."""
+
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_table_artifact
+
+from pipeline.experiment import load_experiment_bars
+from pipeline.experiment.gate import TrialContext
+from pipeline.sweep import SweepItem, SweepPlan, combine, completed_run, discover, leaderboard, sibling_trials
+from pipeline.sweep.record import close_sweep_run, open_sweep_run
+from pipeline.tracking import data_fingerprint
+from tasks._common import IN_MEMORY
+
+
+@task(name="plan-sweep", **IN_MEMORY)
+def plan_sweep(folder: str) -> SweepPlan:
+    """Every experiment under the folder; bad files are listed, not fatal."""
+    return discover(folder)
+
+
+@task(name="find-completed-run", **IN_MEMORY)
+def find_completed(item: SweepItem) -> str | None:
+    """Run id of an earlier finished run of the same config, data and code (ingests the data if needed)."""
+    bars = load_experiment_bars(item.config.data)
+    return completed_run(item, data_fingerprint(bars.bars))
+
+
+@task(name="open-sweep-run", **IN_MEMORY)
+def open_sweep(plan: SweepPlan, parallel: int) -> str:
+    """The sweep's parent MLflow run."""
+    return open_sweep_run(plan, parallel)
+
+
+@task(name="close-sweep-run", **IN_MEMORY)
+def close_sweep(run_id: str, family: str, counts: dict[str, Any]) -> pd.DataFrame:
+    """Leaderboard of the family's runs, logged to MLflow and as a Prefect table artifact."""
+    board = leaderboard(family=family, limit=1000)
+    close_sweep_run(run_id, board, counts)
+    if not board.empty:
+        create_table_artifact(
+            table=board.round(4).astype(object).where(board.notna(), None).to_dict("records"),
+            key=f"leaderboard-{''.join(c if c.isalnum() else '-' for c in family.lower())}"[:100],
+            description=f"Sweep {family}: leaderboard",
+        )
+    return board
+
+
+@task(name="count-trials", **IN_MEMORY)
+def count_trials(
+    family: str, family_size: int, run_id: str, own_sharpe: float, others: TrialContext | None
+) -> TrialContext | None:
+    """Trials behind a sweep result: the family's configs (Sharpes read from MLflow) plus ``others``."""
+    return combine(sibling_trials(family, family_size, run_id=run_id, own_sharpe=own_sharpe), others)
