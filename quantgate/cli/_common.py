@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,15 +12,15 @@ from rich.console import Console
 
 from pipeline.errors import PlatformError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one clean error line to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)
     return typer.Exit(code)
 
 
@@ -33,7 +32,7 @@ def one_line_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PlatformError as exc:
-            raise fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__) from None
+            raise fail(" ".join(str(exc).split()) or exc.__class__.__name__) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
 
@@ -48,13 +47,10 @@ def quiet_orchestration(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     import logging
     import warnings
 
     warnings.filterwarnings("ignore")
     for name in ("mlflow", "alembic", "prefect", "great_expectations", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

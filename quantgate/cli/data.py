@@ -6,36 +6,17 @@ app or copy its ``registered_commands``. Platform errors print one line on stder
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.errors import PlatformError
+from quantgate.cli._common import one_line_errors
 
 app = typer.Typer(help="Market data: ingest, find and fill gaps, list stored series.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _clean_errors(fn: F) -> F:
-    """Turn a PlatformError into one line on stderr and exit code 1 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PlatformError as exc:
-            message = " ".join(str(exc).split())
-            err_console.print(f"error: {message}", markup=False, highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _fmt(ts: Any) -> str:
@@ -46,7 +27,7 @@ def _fmt(ts: Any) -> str:
 
 
 @app.command("ingest")
-@_clean_errors
+@one_line_errors
 def ingest_command(
     source: str = typer.Argument(..., help="Data source: binance, polygon, alpaca, coingecko, geckoterminal, sample."),
     symbol: str = typer.Argument(..., help="Symbol in quantgate notation, e.g. BTCUSDT or AAPL."),
@@ -93,7 +74,7 @@ def ingest_command(
 
 
 @app.command("gaps")
-@_clean_errors
+@one_line_errors
 def gaps_command(
     symbol: str = typer.Argument(..., help="Symbol in quantgate notation."),
     timeframe: str = typer.Argument(..., help="Timeframe: 1m 5m 15m 1h 4h 1d."),
@@ -125,7 +106,7 @@ def gaps_command(
 
 
 @app.command("gapfill")
-@_clean_errors
+@one_line_errors
 def gapfill_command(
     symbol: str = typer.Argument(..., help="Symbol in quantgate notation."),
     timeframe: str = typer.Argument(..., help="Timeframe: 1m 5m 15m 1h 4h 1d."),
@@ -163,7 +144,7 @@ def gapfill_command(
 
 
 @app.command("bars")
-@_clean_errors
+@one_line_errors
 def bars_command(
     symbol: str | None = typer.Argument(None, help="Only this symbol."),
 ) -> None:
