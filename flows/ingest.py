@@ -2,17 +2,21 @@
 
 - :func:`ingest_flow`: backfill a window (chunked, idempotent, resumes after a kill).
 - :func:`gapfill_flow`: detect holes in the primary source, then fill them from secondary sources.
-- :func:`collect_flow`: polling REST collector; each run ingests the last ``lookback_bars`` bars of each
-  symbol (the newest, still-forming chunk is never recorded complete, so it is fetched every run).
+- :func:`collect_flow`: keeps recent bars current. ``mode="poll"`` ingests the last ``lookback_bars`` bars
+  of each symbol over REST (the newest, still-forming chunk is never recorded complete, so it is fetched
+  every run); ``mode="stream"`` (Polygon only) listens to its live WebSocket feed for a bounded run
+  (``max_messages`` / ``max_seconds``) and upserts every batch of bars as it arrives.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import pandas as pd
 from prefect import flow
 
 from pipeline.timeframes import bar_length
-from tasks.ingest import detect_gaps, fill_gaps_task, ingest_window
+from tasks.ingest import detect_gaps, fill_gaps_task, ingest_window, stream_polygon
 
 
 @flow(name="ingest")
@@ -64,8 +68,21 @@ def collect_flow(
     timeframe: str,
     lookback_bars: int = 48,
     db_url: str | None = None,
+    mode: Literal["poll", "stream"] = "poll",
+    max_messages: int | None = None,
+    max_seconds: float | None = 300.0,
 ) -> list[dict]:
-    """Keep recent bars of ``symbols`` current by polling ``source``'s REST API."""
+    """Keep recent bars of ``symbols`` current: poll ``source``'s REST API, or stream Polygon's WebSocket.
+
+    Streaming stores 1m bars as they arrive; a coarser ``timeframe`` is stored only for bars whose
+    every minute arrived during the run. ``max_messages``/``max_seconds`` bound a streaming run.
+    """
+    if mode == "stream":
+        if source != "polygon":
+            raise ValueError(f"collect: stream mode is only available for polygon, not {source!r}")
+        return stream_polygon(symbols, timeframe, max_messages=max_messages, max_seconds=max_seconds, db_url=db_url)
+    if mode != "poll":
+        raise ValueError(f"collect: mode must be 'poll' or 'stream', not {mode!r}")
     length = bar_length(timeframe)
     end = pd.Timestamp.now(tz="UTC").floor(length)
     start = end - lookback_bars * length

@@ -2,7 +2,8 @@
 
 Sources already retry transient failures (bounded, honouring Retry-After); the task retries here
 cover what is left once a source gives up (a longer outage), and are cheap because ingestion resumes
-from the last completed chunk.
+from the last completed chunk. The Polygon stream task has no task retries: the WebSocket client
+reconnects by itself, and a bounded run that ends early is simply followed by the next scheduled one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from prefect import get_run_logger, task
 
 from pipeline.gaps import GapFillReport, fill_gaps, find_gaps
 from pipeline.ingest import IngestReport, ingest
+from pipeline.sources.polygon_stream import stream_bars
 from pipeline.store import BarStore
+from tasks._common import IN_MEMORY
 
 
 @task(name="ingest-window", retries=2, retry_delay_seconds=[60, 300])
@@ -75,3 +78,38 @@ def fill_gaps_task(
         symbol, timeframe, report.filled, from_source, report.missing_after,
     )  # fmt: skip
     return report.to_dict()
+
+
+@task(name="stream-polygon", **IN_MEMORY)
+def stream_polygon(
+    symbols: list[str],
+    timeframe: str = "1m",
+    max_messages: int | None = None,
+    max_seconds: float | None = 300.0,
+    db_url: str | None = None,
+) -> list[dict]:
+    """Stream live Polygon bars for a bounded time and upsert each batch (idempotent); one dict per symbol."""
+    logger = get_run_logger()
+    store = BarStore(db_url)
+    totals = {s: {"source": "polygon", "symbol": s, "timeframe": timeframe, "mode": "stream", "fetched": 0,
+                  "inserted": 0, "updated": 0, "unchanged": 0} for s in symbols}  # fmt: skip
+
+    def upsert(symbol: str, bars: pd.DataFrame) -> None:
+        written = store.upsert(bars, source="polygon", symbol=symbol, timeframe=timeframe)
+        row = totals[symbol]
+        row["fetched"] += len(bars)
+        row["inserted"] += written.inserted
+        row["updated"] += written.updated
+        row["unchanged"] += written.unchanged
+
+    report = stream_bars(symbols, upsert, timeframe=timeframe, max_messages=max_messages, max_seconds=max_seconds)
+    logger.info(
+        "polygon stream %s %s: %d aggregates, %d bars in %d batches, ended by %s",
+        ",".join(symbols), timeframe, report.messages, report.bars, report.batches, report.ended,
+    )  # fmt: skip
+    for row in totals.values():
+        logger.info(
+            "polygon %s %s: inserted %d, updated %d, unchanged %d",
+            row["symbol"], timeframe, row["inserted"], row["updated"], row["unchanged"],
+        )  # fmt: skip
+    return list(totals.values())
