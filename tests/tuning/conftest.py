@@ -1,0 +1,38 @@
+"""Fixtures for tuning tests: a config with a tuning block and a dataset with a learnable signal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ExperimentConfig
+from pipeline.split import Dataset
+from tests.tuning.builders import signal_dataset, tuning_config
+
+
+@pytest.fixture(scope="module")
+def config() -> ExperimentConfig:
+    """Six trials over max_depth and eta, Sharpe on validation, pruning on."""
+    return tuning_config()
+
+
+@pytest.fixture(scope="module")
+def dataset(config: ExperimentConfig) -> Dataset:
+    """Train / validation / test segments of 700 synthetic daily bars."""
+    return signal_dataset(config)
+
+
+@pytest.fixture(scope="module")
+def tuning_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One QUANTGATE_HOME (embedded SQLite stores) for a whole test module: MLflow's schema is built once.
+
+    Tests sharing it use their own study names.
+    """
+    home = tmp_path_factory.mktemp("tuning") / "qghome"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUANTGATE_HOME", str(home))
+        patch.delenv("QUANTGATE_DB_URL", raising=False)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield home
