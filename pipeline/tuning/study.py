@@ -12,10 +12,10 @@ A study stops at ``tuning.trials`` finished (complete + pruned) trials counted a
 
 Optuna numbers trials inside a locked transaction, so numbers are unique across workers.
 
-Optuna keeps its schema version in Alembic's default ``alembic_version`` table, which quantgate's own
-migrations use too. quantgate's schema is therefore migrated first (so that table is quantgate's) and
-Optuna's tables are created beside it with Optuna's own compatibility check replaced by a comparison
-of its ``version_info`` row with the running Optuna's schema version.
+Optuna keeps its schema version in Alembic's default ``alembic_version`` table; quantgate's migrations
+use their own ``quantgate_alembic_version``, so the two histories never mix. quantgate's schema is
+migrated first (workers racing on a fresh database retry), then Optuna's tables are created beside it
+and its ``version_info`` row is compared with the running Optuna's schema version.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
 
     url = url or settings.db_url()
     redacted = settings.redact_url(url)
-    # quantgate's migrations first, so alembic_version is quantgate's. Workers starting together on a
+    # quantgate's migrations first (their own version table). Workers starting together on a
     # fresh database race to create the same tables; the loser retries once the winner has committed.
     for attempt in range(attempts):
         try:

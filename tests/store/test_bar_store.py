@@ -148,3 +148,11 @@ def test_summary_when_series_stored_lists_them(db_url: str) -> None:
     store.upsert(random_walk_bars(15), source="sample", symbol=symbol, timeframe="1d")
     summary = store.summary(symbol)
     assert summary.to_dict("records")[0]["rows"] == 15
+
+
+def test_migrations_when_optuna_shares_the_database_keep_separate_histories(db_url: str) -> None:
+    store = BarStore(db_url)
+    tables = set(inspect(store.engine).get_table_names())
+    assert "quantgate_alembic_version" in tables
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == "0001"

@@ -100,7 +100,7 @@ def test_tune_keeps_quantgate_tables_usable_in_the_same_database(
     tuning_home: Path, dataset: Dataset, config: ExperimentConfig
 ) -> None:
     tune(dataset, config, periods_per_year=PERIODS_PER_YEAR, study_name="shared-db")
-    dispose_all()  # migrate again from scratch: alembic_version must still be quantgate's
+    dispose_all()  # migrate again from scratch: quantgate's migration history must be intact
     store = BarStore()
     bars = random_walk_bars(20)
     assert store.upsert(bars, source="sample", symbol="SHARED", timeframe="1d").inserted == 20

@@ -16,6 +16,8 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # Optuna keeps its own Alembic history in `alembic_version` of the same database; ours is separate.
+    version_table="quantgate_alembic_version",
 )
 with context.begin_transaction():
     context.run_migrations()
