@@ -7,10 +7,10 @@ from prefect import flow
 from pipeline.experiment import ExperimentOutcome
 from pipeline.experiment.gate import TrialContext
 from pipeline.experiment.outcome import build_outcome
-from tasks.backtest import backtest
+from tasks.backtest import backtest, pool
 from tasks.config import load_config
 from tasks.data import ensure_data
-from tasks.dataset import split_and_label
+from tasks.dataset import split_and_label, walk_forward
 from tasks.features import build_features
 from tasks.gate import gate
 from tasks.quality import validate_quality
@@ -39,15 +39,24 @@ def experiment_flow(
     bars = ensure_data(config)
     quality = validate_quality(bars, config)
     pipeline, matrix, metadata = build_features(bars, config)
-    dataset = split_and_label(bars.bars, matrix, config)
+    folds = walk_forward(bars.bars, matrix, config) if config.split.method == "walk_forward" else []
+    dataset = folds[-1] if folds else split_and_label(bars.bars, matrix, config)
     tuned = None
     if config.tuning is not None:
         # Opens the experiment's MLflow run first so the trial runs nest under it; log_run reuses it.
         tuned = tune_model(dataset, config, bars.periods_per_year, parent_run_id=parent_run_id, trials=trials)
         trials = tuned.trials
     try:
-        model = train(dataset, config, tuned.best_params if tuned else None)
-        result = backtest(dataset, model, config, bars.periods_per_year)
+        params = tuned.best_params if tuned else None
+        fold_results = []
+        for fold in folds:  # walk-forward: one model per fold; the last fold's model is the one registered
+            model = train(fold, config, params)
+            fold_results.append(backtest(fold, model, config, bars.periods_per_year))
+        if folds:
+            result = pool(fold_results, bars.periods_per_year)
+        else:
+            model = train(dataset, config, params)
+            result = backtest(dataset, model, config, bars.periods_per_year)
     except BaseException:
         if tuned is not None:
             end_tuned_run(tuned, "FAILED")
@@ -63,6 +72,7 @@ def experiment_flow(
         backtest=result,
         parent_run_id=parent_run_id,
         run_id=tuned.run_id if tuned else None,
+        folds=fold_results,
     )
     try:
         has_model, has_metadata = check_artifacts(record)
@@ -79,6 +89,7 @@ def experiment_flow(
             has_model_artifact=has_model,
             has_feature_metadata=has_metadata,
             trials=trials,
+            fold_excess_returns=[r.metrics["excess_return"] for r in fold_results] or None,
         )
         version = register(record, report, config)
     except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ import pandas as pd
 
 from pipeline.config import ExperimentConfig, config_hash
 from pipeline.experiment.data import ExperimentBars
+from pipeline.experiment.walk_forward import fold_metrics
 
 if TYPE_CHECKING:
     from pipeline.backtest import BacktestResult
@@ -76,6 +78,7 @@ def log_experiment_run(
     extra_tags: dict[str, Any] | None = None,
     extra_metrics: dict[str, float] | None = None,
     run_id: str | None = None,
+    folds: Sequence[BacktestResult] = (),
 ) -> RunRecord:
     """Log everything but the gate into a new run (or into ``run_id``, opened earlier, e.g. for tuning).
 
@@ -116,6 +119,9 @@ def log_experiment_run(
         )
         logger.log_metrics({"quality.coverage": quality.coverage, **model.val_metrics, **(extra_metrics or {})})
         logger.log_metrics(backtest.metrics)
+        if folds:
+            logger.log_metrics(fold_metrics(folds))
+            logger.set_tags({"split.method": "walk_forward"})
         logger.log_dict_artifact(model.feature_importance(), "model/feature_importance.json")
         logger.log_figure(
             equity_curve_figure(

@@ -145,3 +145,24 @@ def test_experiment_flow_when_data_fails_quality_stops_and_registers_nothing(
         experiment_flow(str(path))
     configure_mlflow()
     assert MlflowClient().search_registered_models(filter_string="name = 'e2e-bad-data'") == []
+
+
+def test_experiment_flow_when_walk_forward_retrains_per_fold_and_checks_consistency(
+    sqlite_stores: Path, write_experiment: Callable[..., Path]
+) -> None:
+    path = write_experiment(
+        "e2e-walk-forward",
+        data={"start": "2004-01-01"},
+        split={"method": "walk_forward", "folds": 3, "train_bars": 700, "test_bars": 250},
+        registry={"promote": False},
+    )
+    outcome = experiment_flow(str(path))
+    rules = {r.name: r for r in outcome.rules}
+    assert "fold_consistency" in rules
+    configure_mlflow()
+    metrics = MlflowClient().get_run(outcome.run_id).data.metrics
+    assert metrics["folds"] == 3
+    per_fold = [metrics[f"fold{k}.excess_return"] for k in range(3)]
+    assert rules["fold_consistency"].value == pytest.approx(sum(e > 0 for e in per_fold) / 3)
+    # The pooled out-of-sample segment spans all three test windows.
+    assert metrics["n_trades"] >= max(metrics[f"fold{k}.n_trades"] for k in range(3))
