@@ -58,8 +58,6 @@ def run_tags(config: ExperimentConfig, fingerprint: str, extra: dict[str, Any] |
         "quantgate.timeframe": config.data.timeframe,
         **{f"user.{k}": v for k, v in config.tags.items()},
     }
-    if config.expansion:
-        tags["quantgate.expansion"] = ", ".join(f"{k}={v}" for k, v in config.expansion.items())
     tags.update(extra or {})
     return {k: str(v) for k, v in tags.items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -24,6 +25,17 @@ COLUMNS: tuple[str, ...] = (
     "run_id",
 )
 ASCENDING_METRICS = frozenset({"max_drawdown"})
+
+
+def _variant(tag: str) -> str:
+    """``{"data.symbol": "AAPL", "target.holding_period": 5}`` -> ``symbol=AAPL holding_period=5``."""
+    if not tag.startswith("{"):
+        return tag
+    try:
+        choice = json.loads(tag)
+    except ValueError:
+        return tag
+    return " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in choice.items())
 
 
 def _experiment_ids(client, names: Sequence[str] | None) -> dict[str, str]:
@@ -66,7 +78,7 @@ def leaderboard(
                 "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
                 "symbol": t.get("quantgate.symbol", ""),
                 "timeframe": t.get("quantgate.timeframe", ""),
-                "variant": t.get("quantgate.expansion", ""),
+                "variant": _variant(t.get("quantgate.expansion", "")),
                 "gate": {"true": "passed", "false": "failed"}.get(t.get("gate.passed", ""), "?"),
                 "sharpe": m.get("sharpe", math.nan),
                 "total_return": m.get("total_return", math.nan),

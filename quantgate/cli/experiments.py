@@ -77,6 +77,7 @@ def sweep(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs."),
 ) -> None:
     """Run every experiment in a folder; skips configs already run on the same data and code."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipeline.sweep import discover
@@ -111,7 +112,8 @@ def sweep(
                 detail = result.error
             elif result.run_id:
                 detail = f"already run ({result.run_id})"
-            progress.console.print(f"{marks[result.status]} {result.label}  {detail}", highlight=False, soft_wrap=True)
+            label, detail = escape(result.label), detail if result.outcome is not None else escape(detail)
+            progress.console.print(f"{marks[result.status]} {label}  {detail}", highlight=False, soft_wrap=True)
             progress.advance(bar)
 
         outcome = run_sweep(str(folder), parallel=parallel, force=force, on_result=on_result)
