@@ -106,12 +106,11 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
     from pipeline.experiment.gate import gate_experiment
     from pipeline.experiment.outcome import build_outcome
     from pipeline.experiment.publish import publish_model
-    from pipeline.experiment.record import artifacts_present, finish_run, log_experiment_run
+    from pipeline.experiment.record import artifacts_present, finish_run, log_experiment_run, log_gate_report
     from pipeline.features import FeaturePipeline, check_leakage
     from pipeline.quality import raise_for_failure, validate_bars
     from pipeline.registry import promote, register_model
     from pipeline.split import build_dataset
-    from pipeline.tracking import RunLogger
     from pipeline.training import train_model
 
     samples: dict[str, list[float]] = {}
@@ -183,11 +182,7 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
                 has_model_artifact=has_model,
                 has_feature_metadata=has_meta,
             )
-            logger = RunLogger(record.run_id, record.experiment_name)
-            logger.log_gate(
-                report.to_dict(), tags=report.tags(), metrics=report.metrics(), markdown=report.to_markdown()
-            )
-            logger.log_dict_artifact(leakage.to_dict(), "gate/leakage.json")
+            log_gate_report(record, report, leakage)
             return report
 
         report = timed("gate: leakage + rules + log", gate)

@@ -6,7 +6,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from pipeline.experiment.gate import gate_experiment
-from pipeline.experiment.record import RunRecord
+from pipeline.experiment.record import RunRecord, log_gate_report
 from pipeline.features import LeakageReport
 from pipeline.gate import GateReport
 from tasks._common import IN_MEMORY
@@ -15,13 +15,8 @@ from tasks._common import IN_MEMORY
 @task(name="gate", **IN_MEMORY)
 def gate(record: RunRecord, **evidence: Any) -> tuple[GateReport, LeakageReport]:
     """Leakage check plus every gate rule; log the report to the run and as a markdown artifact."""
-    from pipeline.tracking import RunLogger
-
     report, leakage = gate_experiment(**evidence)
-    RunLogger(record.run_id, record.experiment_name).log_gate(
-        report.to_dict(), tags=report.tags(), metrics=report.metrics(), markdown=report.to_markdown()
-    )
-    RunLogger(record.run_id, record.experiment_name).log_dict_artifact(leakage.to_dict(), "gate/leakage.json")
+    log_gate_report(record, report, leakage)
     key = "".join(c if c.isalnum() else "-" for c in record.experiment_name.lower())[:60]
     create_markdown_artifact(
         markdown=report.to_markdown(), key=f"gate-{key}", description=f"Gate report, MLflow run {record.run_id}"

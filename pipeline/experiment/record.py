@@ -15,7 +15,8 @@ from pipeline.experiment.walk_forward import fold_metrics
 
 if TYPE_CHECKING:
     from pipeline.backtest import BacktestResult
-    from pipeline.features import FeatureMetadata
+    from pipeline.features import FeatureMetadata, LeakageReport
+    from pipeline.gate import GateReport
     from pipeline.quality import QualityReport
     from pipeline.split import Dataset
     from pipeline.tracking import RunLogger
@@ -156,6 +157,15 @@ def open_experiment_run(
         nested=parent_run_id is not None,
         parent_run_id=parent_run_id,
     )
+
+
+def log_gate_report(record: RunRecord, report: GateReport, leakage: LeakageReport) -> None:
+    """Attach the gate's verdict to the run: ``gate.*`` tags and metrics, JSON and Markdown reports."""
+    from pipeline.tracking import RunLogger
+
+    logger = RunLogger(record.run_id, record.experiment_name)
+    logger.log_gate(report.to_dict(), tags=report.tags(), metrics=report.metrics(), markdown=report.to_markdown())
+    logger.log_dict_artifact(leakage.to_dict(), "gate/leakage.json")
 
 
 def finish_run(record: RunRecord, status: str = "FINISHED", tags: dict[str, Any] | None = None) -> None:

@@ -73,6 +73,17 @@ def ingest_command(
     )
 
 
+def _optional_window(start: str | None, end: str | None) -> tuple[Any, Any]:
+    """Both ends of ``--start/--end`` resolved, or (None, None) for the whole stored series."""
+    from pipeline.ingest import resolve_window
+
+    if start is None and end is None:
+        return None, None
+    if start is None or end is None:
+        raise typer.BadParameter("give both --start and --end, or neither")
+    return resolve_window(start, end)
+
+
 @app.command("gaps")
 @one_line_errors
 def gaps_command(
@@ -85,14 +96,9 @@ def gaps_command(
 ) -> None:
     """List windows of expected bars that the store does not hold."""
     from pipeline.gaps import find_gaps
-    from pipeline.ingest import resolve_window
     from pipeline.store import BarStore
 
-    lo = hi = None
-    if start is not None and end is not None:
-        lo, hi = resolve_window(start, end)
-    elif start is not None or end is not None:
-        raise typer.BadParameter("give both --start and --end, or neither")
+    lo, hi = _optional_window(start, end)
     gaps = find_gaps(BarStore(), symbol, timeframe, source=source or None, start=lo, end=hi, asset_class=asset_class)
     if not gaps:
         console.print(f"{symbol} {timeframe}: no gaps", highlight=False)
@@ -118,14 +124,9 @@ def gapfill_command(
 ) -> None:
     """Fetch exactly the missing bars from a secondary source; they are stored under its name."""
     from pipeline.gaps import fill_gaps
-    from pipeline.ingest import resolve_window
     from pipeline.store import BarStore
 
-    lo = hi = None
-    if start is not None and end is not None:
-        lo, hi = resolve_window(start, end)
-    elif start is not None or end is not None:
-        raise typer.BadParameter("give both --start and --end, or neither")
+    lo, hi = _optional_window(start, end)
     report = fill_gaps(
         BarStore(), symbol, timeframe, from_source, source=source or None, start=lo, end=hi, asset_class=asset_class
     )
