@@ -27,6 +27,13 @@ class SourceError(PlatformError):
     """A data source failed permanently (bad key, unknown symbol, malformed payload)."""
 
 
+class SourceUnavailable(SourceError):
+    """A source kept failing transiently (rate limits, 5xx, timeouts) until its retries ran out.
+
+    Unlike other source errors this one may succeed later, so orchestration may retry it.
+    """
+
+
 class DataQualityError(PlatformError):
     """Bars failed the data-quality suite; nothing downstream may use them."""
 

@@ -15,10 +15,10 @@ from pipeline.gaps import GapFillReport, fill_gaps, find_gaps
 from pipeline.ingest import IngestReport, ingest
 from pipeline.sources.polygon_stream import stream_bars
 from pipeline.store import BarStore
-from tasks._common import IN_MEMORY
+from tasks._common import IN_MEMORY, retry_unless_permanent
 
 
-@task(name="ingest-window", retries=2, retry_delay_seconds=[60, 300])
+@task(name="ingest-window", retries=2, retry_delay_seconds=[60, 300], retry_condition_fn=retry_unless_permanent)
 def ingest_window(
     source: str,
     symbol: str,
@@ -59,7 +59,7 @@ def detect_gaps(
     return [g.to_dict() for g in gaps]
 
 
-@task(name="fill-gaps", retries=2, retry_delay_seconds=[60, 300])
+@task(name="fill-gaps", retries=2, retry_delay_seconds=[60, 300], retry_condition_fn=retry_unless_permanent)
 def fill_gaps_task(
     symbol: str,
     timeframe: str,

@@ -5,10 +5,10 @@ from typing import Any
 from prefect import task
 
 from pipeline.experiment.record import RunRecord, artifacts_present, finish_run, log_experiment_run
-from tasks._common import IN_MEMORY
+from tasks._common import IN_MEMORY, retry_unless_permanent
 
 
-@task(name="log-run", retries=2, retry_delay_seconds=[2, 10], **IN_MEMORY)
+@task(name="log-run", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_permanent, **IN_MEMORY)
 def log_run(**evidence: Any) -> RunRecord:
     """Log config, data fingerprint, quality, features, metrics, plots and model; the run stays open."""
     return log_experiment_run(**evidence)

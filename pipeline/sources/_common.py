@@ -23,7 +23,7 @@ from typing import TypeVar
 import pandas as pd
 import tenacity
 
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, SourceUnavailable
 from pipeline.store.canonical import OHLCV_COLUMNS
 
 T = TypeVar("T")
@@ -141,9 +141,16 @@ def window(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return f"{fmt(start)}..{fmt(end)}"
 
 
-def fail(source: str, symbol: str, start: pd.Timestamp, end: pd.Timestamp, reason: str) -> SourceError:
+def fail(
+    source: str,
+    symbol: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    reason: str,
+    error: type[SourceError] = SourceError,
+) -> SourceError:
     """A one-line :class:`SourceError` naming source, symbol and window; secrets scrubbed."""
-    return SourceError(redact(f"{source}: {symbol} {window(start, end)}: {reason}"))
+    return error(redact(f"{source}: {symbol} {window(start, end)}: {reason}"))
 
 
 def _wait(state: tenacity.RetryCallState) -> float:
@@ -176,7 +183,8 @@ def retrying(
     try:
         return retryer(call)
     except Transient as exc:
-        raise fail(source, symbol, start, end, f"gave up after {attempts} attempts: {exc.reason}") from None
+        reason = f"gave up after {attempts} attempts: {exc.reason}"
+        raise fail(source, symbol, start, end, reason, SourceUnavailable) from None
     except Permanent as exc:
         raise fail(source, symbol, start, end, str(exc)) from None
 
