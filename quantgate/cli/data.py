@@ -9,14 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from quantgate.cli._common import one_line_errors
+from quantgate.cli._common import console, err_console, one_line_errors
 
 app = typer.Typer(help="Market data: ingest, find and fill gaps, list stored series.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _fmt(ts: Any) -> str:

@@ -62,5 +62,6 @@ def demote(
     from pipeline.tracking import configure_mlflow
 
     configure_mlflow()
-    info = demote_model(name, reason=reason)
-    console.print(f"{info.name} v{info.version} is now {info.stage}; no version is in Production")
+    for info in demote_model(name, reason=reason):
+        console.print(f"{info.name} v{info.version} is now {info.stage}", highlight=False)
+    console.print(f"no version of {name} is in Production", highlight=False)
