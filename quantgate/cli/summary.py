@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.padding import Padding
 from rich.table import Table
 
 from pipeline.experiment import ExperimentOutcome
@@ -66,8 +67,8 @@ def print_outcome(outcome: ExperimentOutcome) -> None:
         for label, value in cells[i : i + 3]:
             row += [f"[dim]{label}[/]", value]
         table.add_row(*row)
-    console.print("  metrics (test segment, after costs)")
-    console.print(table)
+    console.print("  metrics  (test segment, after costs)")
+    console.print(Padding(table, (0, 0, 0, 4)))
     console.print(f"  mlflow   run {outcome.run_id} in experiment '{outcome.experiment_name}'", highlight=False)
     console.print(f"           open it: {outcome.ui_hint}", highlight=False, soft_wrap=True)
     if outcome.model_version is None:
