@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,11 +65,15 @@ def run_item(item: SweepItem, family: str, family_size: int, parent_run_id: str,
         return ItemResult(item.label, "failed", error=str(exc).splitlines()[0])
 
 
-@flow(name="sweep", flow_run_name="sweep {folder}", validate_parameters=False)
-def sweep_flow(
-    folder: str, force: bool = False, parallel: int = 1, on_result: Callable[[ItemResult], Any] | None = None
-) -> SweepOutcome:
+# Progress callbacks of sweeps started in this process, by key: flow parameters stay plain data (Prefect
+# stores them, and a deployment could not pass a terminal display anyway).
+_LISTENERS: dict[str, Callable[[ItemResult], Any]] = {}
+
+
+@flow(name="sweep", flow_run_name="sweep {folder}")
+def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: str | None = None) -> SweepOutcome:
     """Run every experiment under ``folder``; run it with :func:`run_sweep` to set the parallelism."""
+    on_result = _LISTENERS.get(listener) if listener else None
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)
     futures = [run_item.submit(item, plan.family, len(plan.items), parent, force) for item in plan.items]
@@ -89,6 +94,15 @@ def sweep_flow(
 def run_sweep(
     folder: str, *, parallel: int = 1, force: bool = False, on_result: Callable[[ItemResult], Any] | None = None
 ) -> SweepOutcome:
-    """Run :func:`sweep_flow` with ``parallel`` experiments at a time on this machine (threads)."""
+    """Run :func:`sweep_flow` with ``parallel`` experiments at a time on this machine (threads).
+
+    Beyond one machine, run the `sweep-experiments` / `experiment-run` deployments on Prefect workers.
+    """
     runner = ThreadPoolTaskRunner(max_workers=max(1, parallel))
-    return sweep_flow.with_options(task_runner=runner)(folder, force=force, parallel=parallel, on_result=on_result)
+    key = uuid.uuid4().hex
+    if on_result is not None:
+        _LISTENERS[key] = on_result
+    try:
+        return sweep_flow.with_options(task_runner=runner)(folder, force=force, parallel=parallel, listener=key)
+    finally:
+        _LISTENERS.pop(key, None)
