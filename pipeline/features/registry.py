@@ -13,8 +13,10 @@ import hashlib
 import importlib
 import inspect
 import math
+import sysconfig
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,13 +104,15 @@ class FeatureGroup:
         return value
 
     def source_hash(self) -> str:
-        """Return the SHA-256 of the group function's source (decorator included)."""
-        try:
-            text = inspect.getsource(self.func)
-        except (OSError, TypeError):
-            code = self.func.__code__
-            text = code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        """Return the SHA-256 of the group's code: its function (decorator included) and the helpers it uses.
+
+        Helpers are the functions and modules the group names that come from its own package (e.g. a
+        shared ``_ops`` module), so editing a helper changes the hash just as editing the group does.
+        """
+        digest = hashlib.sha256(_source_of(self.func).encode("utf-8"))
+        for helper in _own_helpers(self.func):
+            digest.update(_source_of(helper).encode("utf-8"))
+        return digest.hexdigest()
 
     def compute(self, bars: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
         """Run the group on ``bars`` and return validated float64 columns named ``<group>_...``.
@@ -123,6 +127,45 @@ class FeatureGroup:
         except Exception as exc:  # any failure of user code becomes a FeatureError
             raise FeatureError(f"feature group {self.name} failed: {_one_line(exc)}") from exc
         return _validate_output(self.name, out, bars.index)
+
+
+def _source_of(obj: Any) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        code = getattr(obj, "__code__", None)
+        if code is None:
+            return repr(obj)
+        return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+
+
+_LIBRARY_DIRS = tuple(
+    {str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_path(key))}
+)
+
+
+def _is_user_code(obj: Any) -> bool:
+    """Whether ``obj`` (a function or module) is defined in a source file outside the stdlib and site-packages."""
+    try:
+        path = inspect.getsourcefile(obj)
+    except TypeError:
+        return False
+    if not path:
+        return False
+    resolved = str(Path(path).resolve())
+    return not resolved.startswith(_LIBRARY_DIRS)
+
+
+def _own_helpers(func: Callable[..., Any]) -> list[Any]:
+    """Functions and modules of user code (not libraries) that ``func`` refers to, in name order."""
+    helpers = []
+    for name in sorted(set(func.__code__.co_names)):
+        obj = func.__globals__.get(name)
+        if obj is None or obj is func:
+            continue
+        if (inspect.ismodule(obj) or inspect.isfunction(obj)) and _is_user_code(obj):
+            helpers.append(obj)
+    return helpers
 
 
 def _one_line(exc: BaseException) -> str:

@@ -194,3 +194,24 @@ def test_transform_when_bars_carry_a_source_column_ignores_it(aapl: pd.DataFrame
     pipe = FeaturePipeline(["returns", "calendar"])
     features, _ = pipe.fit_transform(aapl)
     pd.testing.assert_frame_equal(pipe.transform(aapl.assign(source="sample")), features)
+
+
+def test_from_metadata_when_a_helper_the_group_uses_is_edited_refuses(plugin_module) -> None:
+    helpers = plugin_module("def horizon():\n    return 1\n")
+    group = f"""
+        import pandas as pd
+        import {helpers} as helpers
+        from pipeline.features import feature_group
+
+        @feature_group("qg_test_helped", warmup=3)
+        def helped(bars):
+            return pd.DataFrame({{"qg_test_helped_x": bars["close"].pct_change(helpers.horizon())}}, index=bars.index)
+        """
+    module = plugin_module(group)
+    bars = random_walk_bars(60)
+    _, meta = FeaturePipeline(["qg_test_helped"], plugins=[module]).fit_transform(bars)
+    FeaturePipeline.from_metadata(meta)  # unchanged code reloads fine
+    plugin_module("def horizon():\n    return 2\n", name=helpers)
+    importlib.reload(sys.modules[helpers])
+    with pytest.raises(FeatureError, match="qg_test_helped"):
+        FeaturePipeline.from_metadata(meta)
