@@ -456,22 +456,7 @@ def list_models(model_name: str | None = None) -> list[ModelSummary]:
         return summaries
 
 
-def promotion_history(model_name: str | None = None, db_url: str | None = None) -> list[dict[str, Any]]:
-    """Return the recorded promotions and demotions, oldest first.
-
-    Parameters
-    ----------
-    model_name : str, optional
-        Only this model's rows.
-    db_url : str, optional
-        quantgate's database.
-
-    Returns
-    -------
-    list[dict[str, Any]]
-        ``id, model_name, version, from_stage, to_stage, actor, reason, run_id, gate_passed, forced, at``.
-    """
-    return read_history(model_name, db_url)
+promotion_history = read_history  # the recorded promotions and demotions, oldest first
 
 
 def production_model_uri(model_name: str, check: bool = True) -> str:

@@ -14,7 +14,7 @@ from rich.console import Console
 from pipeline.errors import PlatformError
 
 # Piped or captured output is not squeezed to 80 columns: tables keep whole names and run ids.
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
+_WIDTH = None if sys.stdout.isatty() else 200
 console = Console(soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
