@@ -68,7 +68,7 @@ def print_outcome(outcome: ExperimentOutcome) -> None:
             row += [f"[dim]{label}[/]", value]
         table.add_row(*row)
     console.print("  metrics  (test segment, after costs)")
-    console.print(Padding(table, (0, 0, 0, 4)))
+    console.print(Padding(table, (0, 0, 0, 4), expand=False))
     console.print(f"  mlflow   run {outcome.run_id} in experiment '{outcome.experiment_name}'", highlight=False)
     console.print(f"           open it: {outcome.ui_hint}", highlight=False, soft_wrap=True)
     if outcome.model_version is None:
