@@ -57,3 +57,6 @@ def quiet_orchestration(verbose: bool) -> None:
     warnings.filterwarnings("ignore")
     for name in ("mlflow", "alembic", "prefect", "great_expectations", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow on PostgreSQL makes psycopg warn "error ignored terminating <psycopg.Pipeline>: pipeline aborted"
+    # (a duplicate-key insert MLflow handles itself; nothing is lost). Shown with --verbose.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
