@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from pipeline.errors import PromotionRefused, TrackingError
+from pipeline.errors import PromotionRefused, TrackingError, first_line
 from pipeline.registry import _stages
 from pipeline.registry.history import HistoryRow, default_actor, read_history, write_history
 
@@ -88,11 +88,6 @@ class ModelSummary:
     in_sync: bool
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 @contextmanager
 def _mlflow_errors(what: str) -> Iterator[None]:
     try:
@@ -100,7 +95,7 @@ def _mlflow_errors(what: str) -> Iterator[None]:
     except TrackingError:
         raise
     except MlflowException as exc:
-        raise TrackingError(f"{what}: {_first_line(exc)}") from exc
+        raise TrackingError(f"{what}: {first_line(exc)}") from exc
 
 
 def _quote(name: str) -> str:
@@ -520,4 +515,4 @@ def load_production_model(model_name: str) -> xgb.Booster:
         try:
             return mlflow.xgboost.load_model(uri)
         except OSError as exc:
-            raise TrackingError(f"load {uri}: {_first_line(exc)}") from exc
+            raise TrackingError(f"load {uri}: {first_line(exc)}") from exc
