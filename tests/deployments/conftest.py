@@ -105,8 +105,9 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+        # one upcoming run per schedule: a short test interval does not queue a backlog for the worker
         "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "1",
     }
     if "QUANTGATE_TEST_PG_ADMIN_URL" in os.environ:
         env["QUANTGATE_TEST_PG_ADMIN_URL"] = os.environ["QUANTGATE_TEST_PG_ADMIN_URL"]
@@ -168,7 +169,8 @@ class Stores:
 def worker(
     deployed: PrefectStack, pg_url: str, pg_mlflow_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stores]:
-    """A process worker on `quantgate-research`, started outside the checkout, on the PostgreSQL stores."""
+    """`quantgate db init`, then a process worker on `quantgate-research`, started outside the checkout, on the
+    PostgreSQL stores."""
     where = tmp_path_factory.mktemp("worker")
     stores = Stores(pg_url, pg_mlflow_url, where / "mlartifacts")
     env = {
@@ -180,6 +182,11 @@ def worker(
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
     }
+    # As the README says: create and migrate both databases once, before workers share them.
+    init = subprocess.run(
+        [str(BIN / "quantgate"), "db", "init"], cwd=where, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
     with (deployed.logs / "worker.log").open("w") as log:
         process = subprocess.Popen(
             [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "2"],

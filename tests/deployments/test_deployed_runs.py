@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,13 +74,14 @@ def test_scheduled_deployment_when_given_a_short_interval_fires_and_completes(
     worker: Stores, deployed: PrefectStack, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path / "scheduled", "deployed-scheduled", "GOOG")
+    anchor = datetime.now(UTC) - timedelta(seconds=55)  # every minute, the first run due in about 5 s
     with deployed.api() as api:
         deployment = api.get("/deployments/name/experiment/experiment-run").raise_for_status().json()
         created = api.post(
             f"/deployments/{deployment['id']}/schedules",
             json=[
                 {
-                    "schedule": {"interval": 10, "anchor_date": datetime.now(UTC).isoformat()},
+                    "schedule": {"interval": 60, "anchor_date": anchor.isoformat()},
                     "active": True,
                     "parameters": {"config_path": str(config)},
                 }
