@@ -44,6 +44,8 @@ def one_line_errors(func: F) -> F:
 
 def quiet_orchestration(verbose: bool) -> None:
     """Keep Prefect/MLflow chatter off the terminal unless --verbose (set before they are imported)."""
+    # Prefect's temporary server gets 20 s to start by default; a busy 2-core machine needs more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if verbose:
         return
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
