@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import ExperimentConfig, config_hash
+from pipeline.errors import first_line
 from pipeline.tracking import tags as T
 
 if TYPE_CHECKING:
@@ -40,12 +41,6 @@ PAUSE_MARKER_ENV = "QUANTGATE_TEST_PAUSE_MARKER"
 PAUSE_SECONDS = 300.0  # a paused process continues after this long, so a forgotten one does not hang forever
 _hits: dict[str, int] = {}
 _hits_lock = threading.Lock()
-
-
-def _first_line(exc: BaseException) -> str:
-    from pipeline.tracking.run import _first_line as first_line  # until pipeline.errors has one
-
-    return first_line(exc)
 
 
 def pause_for_test(point: str) -> None:
@@ -166,7 +161,7 @@ class ExperimentRun:
             self._finish()
             return
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        self._end_quietly(status, {T.STATUS: status.lower(), T.ERROR: _first_line(exc)})
+        self._end_quietly(status, {T.STATUS: status.lower(), T.ERROR: first_line(exc)})
 
     def _finish(self) -> None:
         """End the run FINISHED; if that fails, try to mark it FAILED and raise the first failure."""
@@ -175,7 +170,7 @@ class ExperimentRun:
             pause_for_test("finish")
             self.logger.end("FINISHED")
         except BaseException as exc:
-            self._end_quietly("FAILED", {T.STATUS: "failed", T.ERROR: _first_line(exc)})
+            self._end_quietly("FAILED", {T.STATUS: "failed", T.ERROR: first_line(exc)})
             raise
 
     def _end_quietly(self, status: str, tags: dict[str, str]) -> None:
@@ -183,8 +178,8 @@ class ExperimentRun:
         try:
             self.logger.set_tags(tags)
         except Exception as exc:  # noqa: BLE001 - the original error matters, not this one
-            logger.warning("MLflow run %s: could not record the error: %s", self.run_id, _first_line(exc))
+            logger.warning("MLflow run %s: could not record the error: %s", self.run_id, first_line(exc))
         try:
             self.logger.end(status)
         except Exception as exc:  # noqa: BLE001 - idem; the run is reaped later as stale
-            logger.warning("MLflow run %s: could not end it %s: %s", self.run_id, status, _first_line(exc))
+            logger.warning("MLflow run %s: could not end it %s: %s", self.run_id, status, first_line(exc))

@@ -35,7 +35,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
 from pipeline.config import ExperimentConfig, config_hash, flatten_config
-from pipeline.errors import TrackingError
+from pipeline.errors import TrackingError, first_line
 from pipeline.tracking import tags as T
 from pipeline.tracking.fingerprint import FINGERPRINT_SCHEME, data_fingerprint
 from pipeline.tracking.mlflow_setup import ensure_experiment
@@ -127,11 +127,6 @@ def finite_metrics(values: Mapping[str, Any]) -> tuple[dict[str, float], list[st
         else:
             skipped.append(name)
     return metrics, skipped
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _clip(value: str, limit: int) -> str:
@@ -254,14 +249,14 @@ class RunLogger:
             raise
         except (MlflowException, OSError) as exc:
             raise TrackingError(
-                f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: {_first_line(exc)}"
+                f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: {first_line(exc)}"
             ) from exc
         except Exception as exc:
             # SQLAlchemy errors surface when the store itself fails (database down, schema mismatch).
             if exc.__class__.__module__.startswith("sqlalchemy"):
                 raise TrackingError(
                     f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: "
-                    f"{exc.__class__.__name__}: {_first_line(exc)}"
+                    f"{exc.__class__.__name__}: {first_line(exc)}"
                 ) from exc
             raise
 
@@ -720,7 +715,7 @@ def start_run(
     try:
         run = client.create_run(experiment_id, run_name=run_name, tags=resolve_tags(run_tags))
     except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: cannot start run: {_first_line(exc)}") from exc
+        raise TrackingError(f"experiment {experiment_name!r}: cannot start run: {first_line(exc)}") from exc
     return RunLogger(run.info.run_id, experiment_name, client)
 
 
@@ -761,5 +756,5 @@ def find_finished_run(experiment_name: str, tags: Mapping[str, Any]) -> str | No
             order_by=["attributes.start_time DESC"],
         )
     except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: cannot search runs: {_first_line(exc)}") from exc
+        raise TrackingError(f"experiment {experiment_name!r}: cannot search runs: {first_line(exc)}") from exc
     return runs[0].info.run_id if runs else None

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import settings
 from pipeline.config import ExperimentConfig, config_hash
+from pipeline.errors import TuningError, first_line
 from pipeline.tracking import tags as T
-from pipeline.tuning.errors import TuningError
 from pipeline.tuning.objective import TuningView, score_on_validation
 from pipeline.tuning.pruning import XGBoostPruningCallback
 from pipeline.tuning.space import check_search_space, study_direction, suggest_params
@@ -184,7 +184,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
             time.sleep(0.5 * (attempt + 1))
     else:
         raise TuningError(
-            f"Optuna storage {redacted}: cannot create tables: {str(last).splitlines()[0] if last else ''}"
+            f"Optuna storage {redacted}: cannot create tables: {first_line(last) if last else ''}"
         ) from last
     with storage.engine.connect() as conn:
         from sqlalchemy import select
