@@ -15,7 +15,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
-from pipeline.errors import TrackingError
+from pipeline.errors import TrackingError, first_line
 from pipeline.store import get_engine
 from pipeline.store.locks import exclusive
 from pipeline.store.models import PromotionEvent
@@ -120,7 +120,7 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connect
         raise TrackingError(
             f"model {first.model_name} version {first.version}: the registry changed to {first.to_stage} but the "
             f"promotion history could not be written to {settings.redact_url(str(engine.url))}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            f"{exc.__class__.__name__}: {first_line(exc)}"
         ) from exc
 
 
@@ -151,6 +151,6 @@ def read_history(model_name: str | None = None, db_url: str | None = None) -> li
     except SQLAlchemyError as exc:
         raise TrackingError(
             f"cannot read promotion history from {settings.redact_url(str(engine.url))}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            f"{exc.__class__.__name__}: {first_line(exc)}"
         ) from exc
     return [{key: row[key] for key in (*_COLUMNS, "forced", "at")} for row in result]

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
@@ -44,7 +44,7 @@ def upgrade(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot migrate database {settings.redact_url(str(engine.url))}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{first_line(exc)}"
         ) from exc
 
 
