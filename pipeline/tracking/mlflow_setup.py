@@ -198,12 +198,12 @@ def ensure_schema(tracking_uri: str) -> None:
                         if attempt == 2:
                             raise TrackingError(
                                 f"tracking store {printable_uri(tracking_uri)}: cannot open or create MLflow's "
-                                f"tables: {exc.__class__.__name__}: {_first_line(exc)}"
+                                f"tables: {exc.__class__.__name__}: {first_line(exc)}"
                             ) from exc
         except SQLAlchemyError as exc:  # the lock's own connection
             raise TrackingError(
                 f"tracking store {printable_uri(tracking_uri)}: cannot lock for schema creation: "
-                f"{exc.__class__.__name__}: {_first_line(exc)}"
+                f"{exc.__class__.__name__}: {first_line(exc)}"
             ) from exc
         _schema_ready.add(tracking_uri)
 
