@@ -48,6 +48,19 @@ def _log_traceback(exc: BaseException) -> Path | None:
         return None
 
 
+def _check_common_arguments(kwargs: dict[str, Any]) -> None:
+    """Refuse an unknown ``timeframe`` or ``asset_class`` argument of any command with one line."""
+    from pipeline.errors import ConfigError
+    from pipeline.timeframes import BAR_LENGTH
+
+    timeframe = kwargs.get("timeframe")
+    if isinstance(timeframe, str) and timeframe not in BAR_LENGTH:
+        raise ConfigError(f"timeframe: unknown timeframe {timeframe!r}; expected one of {', '.join(BAR_LENGTH)}")
+    asset_class = kwargs.get("asset_class")
+    if isinstance(asset_class, str) and asset_class not in ("equity", "crypto"):
+        raise ConfigError(f"--asset-class: unknown asset class {asset_class!r}; expected equity or crypto")
+
+
 def one_line_errors(func: F) -> F:
     """Turn any error into one line on stderr and exit status 1 (no traceback).
 
@@ -59,6 +72,7 @@ def one_line_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _check_common_arguments(kwargs)
             return func(*args, **kwargs)
         except PlatformError as exc:
             raise fail(" ".join(str(exc).split()) or exc.__class__.__name__) from None

@@ -197,6 +197,14 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         _text(GOOD + "tuning: {search_space: {max_depth: {type: float, low: 2, high: 6}}}\n"),
         "tuning.search_space: max_depth: an integer parameter",
     ),
+    "feature-window-zero": (
+        _text(GOOD + "features: {groups: [volatility], params: {volatility: {fast: 0}}}\n"),
+        "features: feature group volatility failed",
+    ),
+    "feature-unknown-param": (
+        _text(GOOD + "features: {groups: [volatility], params: {volatility: {window: 3}}}\n"),
+        "features: features.params.volatility: unknown parameter",
+    ),
     "trials-bool": (_text(GOOD + "tuning: {trials: true}\n"), "tuning.trials: "),
 }
 
