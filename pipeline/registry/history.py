@@ -6,16 +6,18 @@ import datetime as dt
 import getpass
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
 from pipeline.store import get_engine
+from pipeline.store.locks import exclusive
 from pipeline.store.models import PromotionEvent
 
 FLOW_ACTOR = "quantgate-flow"
@@ -62,7 +64,31 @@ def default_actor() -> str:
     return (f"{user}@{host}" if host else user)[:_ACTOR_LIMIT]
 
 
-def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None:
+@contextmanager
+def model_lock(model_name: str, db_url: str | None = None) -> Iterator[Connection]:
+    """Serialize registry changes of ``model_name`` across processes; yield the locked transaction.
+
+    Promote and demote read, change and record a model's stages inside this lock, so concurrent calls
+    run one after the other (see :func:`pipeline.store.locks.exclusive`). Write the history through
+    the yielded connection: it commits when the block ends.
+
+    Parameters
+    ----------
+    model_name : str
+        Registered model name.
+    db_url : str, optional
+        quantgate's database.
+
+    Yields
+    ------
+    Connection
+        The connection holding the lock.
+    """
+    with exclusive(f"quantgate.registry:{model_name}", db_url) as connection:
+        yield connection
+
+
+def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connection: Connection | None = None) -> None:
     """Insert ``rows`` into ``promotion_history`` in one transaction.
 
     Parameters
@@ -71,6 +97,8 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None
         The stage changes.
     db_url : str, optional
         quantgate's database (default: ``QUANTGATE_DB_URL`` or the embedded SQLite).
+    connection : Connection, optional
+        Write inside this open transaction (the :func:`model_lock` one) instead of a new one.
 
     Raises
     ------
@@ -82,8 +110,11 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None
     engine = get_engine(db_url)
     payload = [asdict(row) | {"actor": row.actor[:_ACTOR_LIMIT]} for row in rows]
     try:
-        with engine.begin() as connection:
+        if connection is not None:
             connection.execute(insert(PromotionEvent), payload)
+        else:
+            with engine.begin() as own:
+                own.execute(insert(PromotionEvent), payload)
     except SQLAlchemyError as exc:
         first = rows[0]
         raise TrackingError(

@@ -173,6 +173,8 @@ def sweep(
                 detail = result.error
             elif result.run_id:
                 detail = f"already run ({result.run_id})"
+            elif result.note:
+                detail = result.note
             label, detail = escape(result.label), detail if result.outcome is not None else escape(detail)
             progress.console.print(f"{marks[result.status]} {label}  {detail}", highlight=False, soft_wrap=True)
             progress.advance(bar)
