@@ -216,6 +216,8 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
             record = outcome_record(result.outcome, result.status)
         elif result.status == "skipped" and result.run_id:
             record = finished_run_record(config, name or "", expansion, result.run_id)
+        elif result.status == "skipped":
+            record = failed_record(config, name, expansion, result.note or "claimed by another sweep", "skipped")
         else:
             record = failed_record(config, name, expansion, result.error or "failed")
         _emit(out, record)

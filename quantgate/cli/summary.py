@@ -151,20 +151,23 @@ def outcome_record(outcome: ExperimentOutcome, status: str = "completed") -> dic
     }
 
 
-def failed_record(config: str, name: str | None, expansion: dict, error: str) -> dict[str, object]:
-    """The ``--json`` object of an experiment that raised before a verdict."""
+def failed_record(
+    config: str, name: str | None, expansion: dict, error: str, status: str = "failed"
+) -> dict[str, object]:
+    """The ``--json`` object of an experiment without a verdict of its own: it failed (``error`` says why)
+    or, with ``status="skipped"``, another sweep holds it (``error`` is the note)."""
     return {
         "config": config,
         "name": name,
         "expansion": dict(expansion),
-        "status": "failed",
+        "status": status,
         "run_id": None,
         "gate_passed": False,
         "failed_rules": [],
         "metrics": {},
         "model_version": None,
         "model_stage": None,
-        "error": error,
+        "error" if status == "failed" else "note": error,
     }
 
 
@@ -173,14 +176,16 @@ def finished_run_record(config: str, name: str, expansion: dict, run_id: str) ->
     from mlflow.tracking import MlflowClient
 
     from pipeline.registry import get_version
+    from pipeline.tracking import tags as tag
 
     client = MlflowClient()
     run = client.get_run(run_id)
     tags = run.data.tags
+    rule_prefix = tag.gate_rule("")
     failed = sorted(
-        key.removeprefix("gate.rule.")
+        key.removeprefix(rule_prefix)
         for key, value in tags.items()
-        if key.startswith("gate.rule.") and value.strip().lower() in ("fail", "false")
+        if key.startswith(rule_prefix) and value.strip().lower() == tag.bool_text(False)
     )
     version = stage = None
     found = client.search_model_versions(f"run_id = '{run_id}'")
@@ -194,7 +199,7 @@ def finished_run_record(config: str, name: str, expansion: dict, run_id: str) ->
         "expansion": dict(expansion),
         "status": "skipped",
         "run_id": run_id,
-        "gate_passed": tags.get("gate.passed", "").strip().lower() == "true",
+        "gate_passed": tags.get(tag.GATE_PASSED, "").strip().lower() == tag.bool_text(True),
         "failed_rules": failed,
         "metrics": {key: _number(value) for key, value in sorted(run.data.metrics.items())},
         "model_version": version,
