@@ -144,3 +144,19 @@ def test_sweep_json_when_run_twice_prints_one_object_per_experiment_each_time(tm
         assert again[config]["gate_passed"] == record["gate_passed"]
         assert sorted(again[config]["failed_rules"]) == sorted(record["failed_rules"])
         assert again[config]["model_version"] == record["model_version"]
+
+
+@pytest.mark.slow
+def test_run_when_a_stage_fails_prints_one_line_and_tracebacks_only_when_verbose(tmp_path: Path) -> None:
+    path = _experiment(tmp_path, "unknown-symbol", symbol="NOPE")  # the sample source refuses it at run time
+    env = _env(tmp_path)
+    quiet = quantgate("run", str(path), env=env)
+    assert quiet.returncode == 1
+    lines = [line for line in (quiet.stdout + quiet.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and "sample: unknown symbol NOPE" in lines[0]
+
+    loud = quantgate("run", "--verbose", str(path), env=env)
+    assert loud.returncode == 1
+    assert "Traceback" in loud.stderr
+    assert loud.stderr.strip().splitlines()[-1].startswith("error: ")
