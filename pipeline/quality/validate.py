@@ -24,6 +24,7 @@ from pipeline.errors import DataQualityError
 from pipeline.quality.report import ExpectationOutcome, QualityReport, json_safe
 from pipeline.quality.suites import default_suite_name, read_suite_dict, suite_from_dict, suite_path
 from pipeline.timeframes import EQUITY_CALENDAR, AssetClass, bar_length, expected_grid
+from pipeline.window import TimeLike, end_of, start_of
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -46,8 +47,8 @@ def validate_bars(
     *,
     asset_class: AssetClass,
     timeframe: str,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
     suite: str | Path | None = None,
     min_rows: int | None = None,
     min_coverage: float = 1.0,
@@ -63,9 +64,10 @@ def validate_bars(
         Picks the default suite and the grid (XNYS sessions, or every bar).
     timeframe : str
         One of ``1m 5m 15m 1h 4h 1d``.
-    start, end : pandas.Timestamp or str, optional
-        Window of the expected grid, inclusive (naive means UTC). Default: the first and last bar,
-        normalised to midnight for ``1d``. Bars outside the window count as off the grid.
+    start, end : pandas.Timestamp, datetime.date or str, optional
+        Half-open window ``[start, end)`` of the expected grid (:mod:`pipeline.window`: naive means UTC,
+        a date-only ``end`` covers its whole day). Default: from the first bar's open to the last bar's
+        close, normalised to midnight for ``1d``. Bars outside the window count as off the grid.
     suite : str or pathlib.Path, optional
         Suite name in the expectations folder, or a path to a JSON suite. Default: ``ohlcv_equity`` or
         ``ohlcv_crypto`` from ``asset_class``.
@@ -161,21 +163,20 @@ def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def _window(
-    ts: pd.Series, timeframe: str, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None
+    ts: pd.Series, timeframe: str, start: TimeLike | None, end: TimeLike | None
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """Window of the grid: the given bounds, or the first/last bar (midnight-normalised for ``1d``)."""
+    """Half-open window ``[start, end)`` of the grid (:mod:`pipeline.window`: a date-only ``end`` covers its
+    whole day); a missing bound falls back to the open of the first bar / the close of the last bar
+    (midnight-normalised for ``1d``)."""
     valid = ts.dropna()
-
-    def bound(given: pd.Timestamp | str | None, fallback: pd.Timestamp | None) -> pd.Timestamp | None:
-        value = pd.Timestamp(given) if given is not None else fallback
-        if value is None:
-            return None
-        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-        return value.normalize() if given is None and timeframe == "1d" else value
-
     first = valid.min() if len(valid) else None
     last = valid.max() if len(valid) else None
-    return bound(start, first), bound(end, last)
+    if timeframe == "1d":
+        first = first.normalize() if first is not None else None
+        last = last.normalize() if last is not None else None
+    lo = start_of(start) if start is not None else first
+    hi = end_of(end) if end is not None else (last + bar_length(timeframe) if last is not None else None)
+    return lo, hi
 
 
 def _calendar_scope(
@@ -197,7 +198,7 @@ def _calendar_scope(
     hi = pd.Timestamp(calendar.last_session).tz_localize(None).tz_localize("UTC") + pd.Timedelta(days=1)
     checkable = ((ts >= lo) & (ts < hi)).to_numpy() | ts.isna().to_numpy()
     notes = []
-    outside_window = (start is not None and start < lo) or (end is not None and end >= hi)
+    outside_window = (start is not None and start < lo) or (end is not None and end > hi)
     if outside_window or not checkable.all():
         notes.append(
             f"the {EQUITY_CALENDAR} calendar covers sessions {lo:%Y-%m-%d}..{hi - pd.Timedelta(days=1):%Y-%m-%d} only "

@@ -16,6 +16,7 @@ from pipeline.errors import StoreError
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
+from pipeline.window import end_of, start_of
 
 _BATCH_ROWS = 5000
 
@@ -31,13 +32,6 @@ class UpsertResult:
     @property
     def written(self) -> int:
         return self.inserted + self.updated
-
-
-def _utc(value: dt.datetime | dt.date | str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 class BarStore:
@@ -68,9 +62,8 @@ class BarStore:
         now = dt.datetime.now(dt.UTC)
         try:
             with self.engine.begin() as conn:
-                existing = self._read(
-                    conn, [source], symbol, timeframe, frame.index[0], frame.index[-1], with_source=False
-                )
+                first, last = frame.index[0], frame.index[-1]
+                existing = self._read(conn, [source], symbol, timeframe, first, last, with_source=False, end_open=False)
                 existing = existing.reindex(frame.index)
                 known = existing["close"].notna().to_numpy()
                 same = known.copy()
@@ -145,18 +138,16 @@ class BarStore:
         """Bars of one series as a canonical frame with a ``source`` column (provenance).
 
         ``sources`` is a priority list: where two sources hold the same bar, the earlier one wins.
-        ``None`` reads every source, in alphabetical order of source name. ``end`` is inclusive; a
-        date ``end`` covers the whole day.
+        ``None`` reads every source, in alphabetical order of source name. The window is half-open
+        ``[start, end)`` (:mod:`pipeline.window`): a date-only ``end`` covers its whole day, a datetime
+        ``end`` is exclusive; a missing bound is open.
         """
         if isinstance(sources, str):
             sources = [sources]
-        end_ts = _utc(end)
-        if (end_ts is not None and isinstance(end, dt.date) and not isinstance(end, dt.datetime)) or (
-            isinstance(end, str) and len(end) == 10
-        ):
-            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        start_ts = start_of(start) if start is not None else None
+        end_ts = end_of(end) if end is not None else None
         with self.engine.connect() as conn:
-            frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, _utc(start), end_ts)
+            frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, start_ts, end_ts)
         if frame.empty:
             return frame
         order = list(sources) if sources else sorted(frame["source"].unique())
@@ -174,6 +165,7 @@ class BarStore:
         start: pd.Timestamp | None,
         end: pd.Timestamp | None,
         with_source: bool = True,
+        end_open: bool = True,
     ) -> pd.DataFrame:
         clauses = [OhlcvBar.symbol == symbol, OhlcvBar.timeframe == timeframe]
         if sources:
@@ -181,7 +173,8 @@ class BarStore:
         if start is not None:
             clauses.append(OhlcvBar.ts >= start.to_pydatetime())
         if end is not None:
-            clauses.append(OhlcvBar.ts <= end.to_pydatetime())
+            bound = end.to_pydatetime()
+            clauses.append(OhlcvBar.ts < bound if end_open else OhlcvBar.ts <= bound)
         columns = [OhlcvBar.ts, *(getattr(OhlcvBar, c) for c in OHLCV_COLUMNS), OhlcvBar.source]
         rows = conn.execute(select(*columns).where(and_(*clauses)).order_by(OhlcvBar.ts)).all()
         frame = pd.DataFrame(rows, columns=["ts", *OHLCV_COLUMNS, "source"])

@@ -41,7 +41,7 @@ def test_validate_bars_when_real_sample_2005_2012_passes(symbol: str) -> None:
     assert report.present_bars == report.expected_bars > 0
     assert report.missing == () and report.off_grid == ()
     assert report.start == pd.Timestamp("2005-01-03", tz="UTC")
-    assert report.end == pd.Timestamp("2012-12-31", tz="UTC")
+    assert report.end == pd.Timestamp("2013-01-01", tz="UTC")  # half-open: the close of the last bar
 
 
 def test_validate_bars_when_window_predates_calendar_reports_unchecked_bars(aapl_bars: pd.DataFrame) -> None:
