@@ -106,7 +106,8 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
     from pipeline.experiment.gate import gate_experiment
     from pipeline.experiment.outcome import build_outcome
     from pipeline.experiment.publish import publish_model
-    from pipeline.experiment.record import artifacts_present, finish_run, log_experiment_run, log_gate_report
+    from pipeline.experiment.record import artifacts_present, log_experiment_run, log_gate_report
+    from pipeline.experiment.run import ExperimentRun
     from pipeline.features import FeaturePipeline, check_leakage
     from pipeline.quality import raise_for_failure, validate_bars
     from pipeline.registry import promote, register_model
@@ -155,9 +156,11 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
             return run_backtest(dataset.test.bars, proba, config, bars.periods_per_year)
 
         result = timed("predict + backtest", backtest)
+        run = timed("open run (ExperimentRun)", lambda: ExperimentRun(config).__enter__())
         record = timed(
             "MLflow logging (log_experiment_run)",
             lambda: log_experiment_run(
+                run,
                 config=config,
                 config_path=str(config_path),
                 bars=bars,
@@ -194,8 +197,8 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
             info = register_model(record.run_id, config.model_name, record.model_uri, gate_passed=True)
             return promote(config.model_name, info.version, reason="benchmark", actor="benchmark")
 
+        timed("finish run", lambda: run.__exit__(None, None, None))
         version = timed("registry (register + promote)", registry)
-        timed("finish run", lambda: finish_run(record, "FINISHED", {"registry.version": str(version.version)}))
         timed(
             "build outcome",
             lambda: build_outcome(

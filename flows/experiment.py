@@ -7,6 +7,8 @@ from prefect import flow
 from pipeline.experiment import ExperimentOutcome
 from pipeline.experiment.gate import TrialContext
 from pipeline.experiment.outcome import build_outcome
+from pipeline.experiment.run import ExperimentRun
+from pipeline.tracking.tags import SWEEP_FAMILY as FAMILY_TAG
 from tasks.backtest import backtest, pool
 from tasks.config import load_config
 from tasks.data import ensure_data
@@ -16,9 +18,9 @@ from tasks.gate import gate
 from tasks.quality import validate_quality
 from tasks.registry import register
 from tasks.sweep import count_trials
-from tasks.tracking import check_artifacts, finish, log_run
+from tasks.tracking import check_artifacts, log_run, reap_stale
 from tasks.training import train
-from tasks.tuning import end_tuned_run, tune_model
+from tasks.tuning import tune_model
 
 
 @flow(name="experiment", flow_run_name="{config_path}", log_prints=True, validate_parameters=False)
@@ -32,21 +34,27 @@ def experiment_flow(
 ) -> ExperimentOutcome:
     """Run one experiment: data, quality, features, split+label, train, backtest, log, gate, register.
 
+    One :class:`ExperimentRun` owns the MLflow run from tuning to the gate and is the only thing that
+    ends it; the model is registered (and promoted) only after the run is FINISHED.
+
     A sweep passes ``parent_run_id`` (its MLflow run), ``sweep_family`` and ``family_size`` so the gate's
     deflated Sharpe counts the sibling configs as trials; ``trials`` adds trials from elsewhere.
     """
     config = load_config(config_path, variant)
+    if parent_run_id is None:  # a sweep reaps once, before its first experiment
+        reap_stale()
     bars = ensure_data(config)
     quality = validate_quality(bars, config)
     pipeline, matrix, metadata = build_features(bars, config)
     folds = walk_forward(bars.bars, matrix, config) if config.split.method == "walk_forward" else []
     dataset = folds[-1] if folds else split_and_label(bars.bars, matrix, config)
-    tuned = None
-    if config.tuning is not None:
-        # Opens the experiment's MLflow run first so the trial runs nest under it; log_run reuses it.
-        tuned = tune_model(dataset, config, bars.periods_per_year, parent_run_id=parent_run_id, trials=trials)
-        trials = tuned.trials
-    try:
+    tags = {FAMILY_TAG: sweep_family} if sweep_family is not None else {}
+    # The run's one owner: it ends the run FINISHED after the gate, or FAILED with the error's first line.
+    with ExperimentRun(config, parent_run_id=parent_run_id, tags=tags) as run:
+        tuned = None
+        if config.tuning is not None:
+            tuned = tune_model(run, dataset, config, bars.periods_per_year, trials=trials)
+            trials = tuned.trials
         params = tuned.best_params if tuned else None
         fold_results = []
         for fold in folds:  # walk-forward: one model per fold; the last fold's model is the one registered
@@ -57,24 +65,18 @@ def experiment_flow(
         else:
             model = train(dataset, config, params)
             result = backtest(dataset, model, config, bars.periods_per_year)
-    except BaseException:
-        if tuned is not None:
-            end_tuned_run(tuned, "FAILED")
-        raise
-    record = log_run(
-        config=config,
-        config_path=config_path,
-        bars=bars,
-        quality=quality,
-        features=metadata,
-        dataset=dataset,
-        model=model,
-        backtest=result,
-        parent_run_id=parent_run_id,
-        run_id=tuned.run_id if tuned else None,
-        folds=fold_results,
-    )
-    try:
+        record = log_run(
+            run,
+            config=config,
+            config_path=config_path,
+            bars=bars,
+            quality=quality,
+            features=metadata,
+            dataset=dataset,
+            model=model,
+            backtest=result,
+            folds=fold_results,
+        )
         has_model, has_metadata = check_artifacts(record)
         if sweep_family is not None:
             trials = count_trials(sweep_family, family_size, record.run_id, result.metrics["sharpe"], trials)
@@ -91,14 +93,8 @@ def experiment_flow(
             trials=trials,
             fold_excess_returns=[r.metrics["excess_return"] for r in fold_results] or None,
         )
-        version = register(record, report, config)
-    except BaseException:
-        finish(record, "FAILED")
-        raise
-    tags = {"registry.version": version.version if version else "none"}
-    if sweep_family is not None:
-        tags["quantgate.sweep_family"] = sweep_family
-    finish(record, "FINISHED", tags)
+    # Only a FINISHED run's model is registered (and promoted): a kill before this point leaves no version.
+    version = register(record, report, config)
     return build_outcome(
         config=config,
         config_path=config_path,

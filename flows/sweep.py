@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.experiment import experiment_flow
-from pipeline.errors import PlatformError
+from pipeline.errors import PlatformError, first_line
 from pipeline.experiment import ExperimentOutcome
-from pipeline.sweep import SweepItem
+from pipeline.sweep import SweepItem, hold
 from tasks._common import IN_MEMORY
-from tasks.sweep import close_sweep, find_completed, open_sweep, plan_sweep
+from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep
+from tasks.tracking import reap_stale
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ItemResult:
     outcome: ExperimentOutcome | None = None
     run_id: str | None = None
     error: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -47,22 +49,28 @@ class SweepOutcome:
 
 @task(name="run-experiment", **IN_MEMORY)
 def run_item(item: SweepItem, family: str, family_size: int, parent_run_id: str, force: bool) -> ItemResult:
-    """Run one experiment as a subflow unless an identical finished run exists; errors stay local to it."""
+    """Run one experiment as a subflow unless an identical finished run exists or another sweep has claimed it;
+    errors stay local to it."""
     try:
-        if not force:
-            existing = find_completed(item)
-            if existing is not None:
-                return ItemResult(item.label, "skipped", run_id=existing)
-        outcome = experiment_flow(
-            str(item.path),
-            variant=item.variant,
-            parent_run_id=parent_run_id,
-            sweep_family=family,
-            family_size=family_size,
-        )
+        claimed = claim(item, force)
+        if not claimed.acquired:
+            return ItemResult(item.label, "skipped", run_id=claimed.run_id, note=claimed.note or None)
+        with hold(claimed) as held:
+            outcome = experiment_flow(
+                str(item.path),
+                variant=item.variant,
+                parent_run_id=parent_run_id,
+                sweep_family=family,
+                family_size=family_size,
+            )
+            held.finish(outcome.run_id)
         return ItemResult(item.label, "completed", outcome=outcome, run_id=outcome.run_id)
     except PlatformError as exc:
-        return ItemResult(item.label, "failed", error=str(exc).splitlines()[0])
+        return ItemResult(item.label, "failed", error=first_line(exc))
+    except Exception as exc:  # noqa: BLE001 - an unexpected error fails this item, not the whole sweep
+        get_run_logger().exception("sweep item %s failed", item.label)
+        name, line = exc.__class__.__name__, first_line(exc)
+        return ItemResult(item.label, "failed", error=line if line == name else f"{name}: {line}")
 
 
 # Progress callbacks of sweeps started in this process, by key: flow parameters stay plain data (Prefect
@@ -74,6 +82,7 @@ _LISTENERS: dict[str, Callable[[ItemResult], Any]] = {}
 def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: str | None = None) -> SweepOutcome:
     """Run every experiment under ``folder``; run it with :func:`run_sweep` to set the parallelism."""
     on_result = _LISTENERS.get(listener) if listener else None
+    reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)
     futures = [run_item.submit(item, plan.family, len(plan.items), parent, force) for item in plan.items]

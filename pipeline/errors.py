@@ -11,6 +11,17 @@ class PlatformError(Exception):
     """Root of every error quantgate raises deliberately."""
 
 
+def first_line(exc: BaseException, lines: int = 1) -> str:
+    """The first non-empty line of ``exc``'s message, or its class name when the message is empty.
+
+    Used to wrap third-party errors into one-line :class:`PlatformError` messages. ``lines`` > 1 joins that
+    many leading lines with spaces, for libraries whose first line alone says nothing (pydantic's
+    "1 validation error for ...").
+    """
+    text = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(text[: max(lines, 1)]) if text else exc.__class__.__name__
+
+
 class ConfigError(PlatformError):
     """An experiment file is missing, unreadable or invalid."""
 
@@ -48,6 +59,14 @@ class LabelError(PlatformError):
 
 class TrainingError(PlatformError):
     """The model could not be trained."""
+
+
+class TuningError(PlatformError):
+    """An Optuna study could not be set up, run or read back."""
+
+
+class BacktestError(PlatformError):
+    """The backtest inputs are inconsistent (shapes, classes, missing prices)."""
 
 
 class TrackingError(PlatformError):

@@ -5,10 +5,13 @@
   defaults to a SQLite file in ``QUANTGATE_HOME``; PostgreSQL via ``postgresql+psycopg://``.
 - ``MLFLOW_TRACKING_URI``: MLflow tracking; defaults to a SQLite file in ``QUANTGATE_HOME`` with
   artifacts beside it.
+- ``QUANTGATE_STALE_RUN_HOURS``: how long a RUNNING MLflow run of another host may go without a heartbeat
+  before ``quantgate run``/``sweep`` marks it KILLED (default 24).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -40,6 +43,20 @@ def mlflow_artifact_root() -> str:
     if root:
         return root
     return (home() / "mlartifacts").as_uri()
+
+
+def stale_run_timeout() -> dt.timedelta:
+    """How long a RUNNING run owned by another host may go without a heartbeat before it counts as dead."""
+    from pipeline.errors import ConfigError
+
+    text = os.environ.get("QUANTGATE_STALE_RUN_HOURS", "24")
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = float("nan")
+    if not hours > 0 or hours == float("inf"):
+        raise ConfigError(f"QUANTGATE_STALE_RUN_HOURS: expected a positive number of hours (got {text!r})")
+    return dt.timedelta(hours=hours)
 
 
 def redact_url(url: str) -> str:

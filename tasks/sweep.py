@@ -8,7 +8,7 @@ from prefect.artifacts import create_table_artifact
 
 from pipeline.experiment import load_experiment_bars
 from pipeline.experiment.gate import TrialContext
-from pipeline.sweep import SweepItem, SweepPlan, combine, completed_run, discover, leaderboard, sibling_trials
+from pipeline.sweep import Claim, SweepItem, SweepPlan, claim_item, combine, discover, leaderboard, sibling_trials
 from pipeline.sweep.record import close_sweep_run, open_sweep_run
 from pipeline.tracking import data_fingerprint
 from tasks._common import IN_MEMORY
@@ -20,11 +20,12 @@ def plan_sweep(folder: str) -> SweepPlan:
     return discover(folder)
 
 
-@task(name="find-completed-run", **IN_MEMORY)
-def find_completed(item: SweepItem) -> str | None:
-    """Run id of an earlier finished run of the same config, data and code (ingests the data if needed)."""
+@task(name="claim-experiment", **IN_MEMORY)
+def claim(item: SweepItem, force: bool) -> Claim:
+    """Claim the config for this sweep unless it ran on the same data and code, or another sweep runs it
+    (ingests the data if needed: the claim is per data fingerprint)."""
     bars = load_experiment_bars(item.config.data)
-    return completed_run(item, data_fingerprint(bars.bars))
+    return claim_item(item, data_fingerprint(bars.bars), force=force)
 
 
 @task(name="open-sweep-run", **IN_MEMORY)

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import PlatformError
+from pipeline.errors import BacktestError
 from pipeline.labels.targets import forward_returns
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -87,10 +87,6 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "return",
     "closed",
 )
-
-
-class BacktestError(PlatformError):
-    """The backtest inputs are inconsistent (shapes, classes, missing prices)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """Load experiment files: YAML -> (optional `extends:` base) -> matrix expansion -> validated configs.
 
 Every failure is a :class:`ConfigError` whose lines read ``<file>: <field.path>: <message>``.
+
+Files are read defensively: only regular files up to :data:`MAX_FILE_BYTES` are opened (a FIFO or a device
+is refused before it is read), YAML anchors, aliases, merge keys and duplicate keys are refused, nesting is
+capped at :data:`MAX_NESTING`, ``extends:`` may only name files inside the hypothesis file's own folder tree,
+and a matrix may expand to at most :data:`MAX_EXPANSION` experiments.
 """
 
 from __future__ import annotations
@@ -9,6 +14,9 @@ import copy
 import hashlib
 import itertools
 import json
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,13 @@ from pipeline.errors import ConfigError
 
 MATRIX_KEYS = ("symbols", "timeframes", "grid")
 _MAX_EXTENDS_DEPTH = 5
+#: Largest experiment file read, in bytes.
+MAX_FILE_BYTES = 256 * 1024
+#: Deepest nesting of mappings and lists in an experiment file.
+MAX_NESTING = 20
+#: Most experiments one file may expand to through ``symbols:``, ``timeframes:`` and ``grid:``.
+MAX_EXPANSION = 256
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _short_message(error: dict[str, Any]) -> str:
@@ -57,23 +72,124 @@ def format_validation_error(exc: ValidationError, source: str) -> list[str]:
     return lines
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every failure names the file."""
-    if not path.exists():
-        raise ConfigError(f"{path}: file not found")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, not an experiment file")
+class _Refused(yaml.MarkedYAMLError):
+    """A YAML construct experiment files may not use."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases (no alias bombs) and caps nesting (no RecursionError)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                problem=f"alias *{event.anchor} is not allowed (use extends: to share settings)",
+                problem_mark=event.start_mark,
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                problem=f"anchor &{event.anchor} is not allowed (use extends: to share settings)",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise _Refused(problem=f"nested deeper than {MAX_NESTING} levels", problem_mark=event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise _Refused(problem=f"{node.value!r} is not a valid date ({exc})", problem_mark=node.start_mark) from exc
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _check_keys(node: yaml.Node, path: Path, trail: tuple[str, ...] = ()) -> None:
+    """Refuse duplicate, merge (``<<``) and non-scalar keys, naming the field where they occur."""
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_keys(item, path, (*trail, str(index)))
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        where = ".".join(trail) or "(top level)"
+        line = key_node.start_mark.line + 1
+        if key_node.tag == _MERGE_TAG:
+            raise ConfigError(f"{path}: {where}: merge key << is not allowed (line {line}); use extends:")
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(f"{path}: {where}: keys must be plain names (line {line})")
+        key = str(key_node.value)
+        field = ".".join((*trail, key))
+        if key in seen:
+            raise ConfigError(f"{path}: {field}: duplicate key (lines {seen[key]} and {line})")
+        seen[key] = line
+        _check_keys(value_node, path, (*trail, key))
+
+
+def _read_text(path: Path) -> str:
+    """Read a regular file of at most MAX_FILE_BYTES; FIFOs, devices and sockets are refused unopened."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{path}: is a directory, not an experiment file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a FIFO, device or socket); refusing to read it")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: file is {info.st_size} bytes, more than the {MAX_FILE_BYTES // 1024} KiB cap")
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the stat, opening it still cannot hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from exc
     try:
-        raw = yaml.safe_load(text)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file (a FIFO, device or socket); refusing to read it")
+        data = os.read(fd, MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: file is larger than the {MAX_FILE_BYTES // 1024} KiB cap")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot be read (not UTF-8 text)") from exc
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; every failure names the file."""
+    text = _read_text(path)
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_keys(node, path)
+        raw = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from exc
+    except RecursionError as exc:  # belt and braces: MAX_NESTING stops this first
+        raise ConfigError(f"{path}: nested too deeply") from exc
+    finally:
+        loader.dispose()
     if raw is None:
         raise ConfigError(f"{path}: file is empty")
     if not isinstance(raw, dict):
@@ -91,26 +207,43 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _resolve_extends(path: Path, raw: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+def _resolve_extends(
+    path: Path, raw: dict[str, Any], depth: int = 0, root: Path | None = None, seen: tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """Merge ``raw`` over the file its ``extends:`` names, which must lie inside ``root`` (the folder of the
+    hypothesis file the chain started from)."""
     base_ref = raw.pop("extends", None)
     if base_ref is None:
         return raw
+    root = root if root is not None else path.parent.resolve()
+    if not isinstance(base_ref, str) or not base_ref.strip():
+        raise ConfigError(f"{path}: extends: must be a relative path to a base file")
     if depth >= _MAX_EXTENDS_DEPTH:
         raise ConfigError(f"{path}: extends: chain deeper than {_MAX_EXTENDS_DEPTH} files")
-    if not isinstance(base_ref, str):
-        raise ConfigError(f"{path}: extends: must be a path to a base file")
+    if "\0" in base_ref or Path(base_ref).is_absolute() or base_ref.startswith("~"):
+        raise ConfigError(f"{path}: extends: must be a relative path inside {root} (got {base_ref!r})")
     base_path = (path.parent / base_ref).resolve()
-    base = _resolve_extends(base_path, read_yaml_mapping(base_path), depth + 1)
+    if not base_path.is_relative_to(root):
+        raise ConfigError(f"{path}: extends: {base_ref!r} is outside the hypothesis file's folder {root}")
+    if base_path in seen or base_path == path.resolve():
+        raise ConfigError(f"{path}: extends: {base_ref!r} extends itself (a cycle)")
+    try:
+        base_raw = read_yaml_mapping(base_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: extends: {exc}") from exc
+    base = _resolve_extends(base_path, base_raw, depth + 1, root, (*seen, path.resolve()))
     return _deep_merge(base, raw)
 
 
-def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any, source: str) -> None:
     parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"{source}: grid.{dotted}: not a dotted field path such as target.holding_period")
     node = target
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"grid: {dotted}: {part} is not a section")
+            raise ConfigError(f"{source}: grid.{dotted}: {part} is not a section")
     node[parts[-1]] = value
 
 
@@ -131,13 +264,17 @@ def _expand(raw: dict[str, Any], source: str) -> list[tuple[dict[str, Any], dict
         if not values:
             raise ConfigError(f"{source}: grid.{dotted}: must list at least one value")
         axes.append((dotted, list(values)))
+    total = math.prod(len(values) for _, values in axes)
+    if total > MAX_EXPANSION:
+        keys = " x ".join(key for key in MATRIX_KEYS if key in matrix_raw)
+        raise ConfigError(f"{source}: {keys}: expands to {total} experiments, more than the cap of {MAX_EXPANSION}")
     expanded = []
     for combination in itertools.product(*(values for _, values in axes)):
         concrete = copy.deepcopy(raw)
         concrete.setdefault("data", {})
         choice = {}
         for (dotted, _), value in zip(axes, combination, strict=True):
-            _set_dotted(concrete, dotted, value)
+            _set_dotted(concrete, dotted, value, source)
             choice[dotted] = value
         expanded.append((concrete, choice))
     return expanded

@@ -1,8 +1,9 @@
 """The experiment schema: one frozen, validated model per YAML section.
 
 A hypothesis is a YAML file. It is loaded once, at the edge, into :class:`ExperimentConfig`; unknown keys
-are errors everywhere. Defaults are chosen so that a minimal file (name, hypothesis, data, target) is a
-complete, runnable experiment.
+are errors everywhere, and types are strict: nothing is coerced (``promote: 'yes'`` or ``fee_bps: true`` are
+errors; a whole number is accepted where a decimal is expected). Defaults are chosen so that a minimal file
+(name, hypothesis, data, target) is a complete, runnable experiment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.config._xgb_params import kind_of_param, name_problem, param_problem
 
 Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 TIMEFRAMES: tuple[str, ...] = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -25,10 +28,16 @@ DEFAULT_FEATURE_GROUPS: tuple[str, ...] = (
 )
 
 
-class Section(BaseModel):
-    """Base of every section: frozen, strict about unknown keys."""
+#: Earliest date a data window may start on.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+#: How far past today (UTC) a data window may end.
+FUTURE_MARGIN = dt.timedelta(days=7)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Section(BaseModel):
+    """Base of every section: frozen, strict about unknown keys and types, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DataConfig(Section):
@@ -37,14 +46,32 @@ class DataConfig(Section):
     source: str = Field("sample", description="Primary data source (sample, polygon, binance, alpaca, ...).")
     symbol: str = Field(..., min_length=1, description="Symbol in quantgate notation, e.g. AAPL or BTCUSDT.")
     timeframe: Timeframe = Field("1d", description="Bar timeframe.")
-    start: dt.date = Field(..., description="First day of data (inclusive, UTC).")
-    end: dt.date = Field(..., description="Last day of data (inclusive, UTC).")
+    start: dt.date = Field(..., strict=False, description="First day of data (inclusive, UTC).")
+    end: dt.date = Field(..., strict=False, description="Last day of data (inclusive, UTC).")
     fallback: list[str] = Field(
         default_factory=list, description="Secondary sources that fill bars missing from the primary source."
     )
     asset_class: Literal["equity", "crypto"] | None = Field(
         None, description="Overrides the asset class the source implies (calendar, quality suite, features)."
     )
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_not_number(cls, value: Any) -> Any:
+        if not isinstance(value, str | dt.date):
+            raise ValueError(f"must be a date such as 2020-01-01 (got {value!r})")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _date_in_range(cls, value: dt.date) -> dt.date:
+        day = value.date() if isinstance(value, dt.datetime) else value
+        latest = dt.datetime.now(dt.UTC).date() + FUTURE_MARGIN
+        if day < EARLIEST_DATE:
+            raise ValueError(f"must be on or after {EARLIEST_DATE} (got {day})")
+        if day > latest:
+            raise ValueError(f"must be no later than {latest} (today plus {FUTURE_MARGIN.days} days; got {day})")
+        return value
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> DataConfig:
@@ -72,7 +99,7 @@ class TargetConfig(Section):
     """What the model predicts, computed over `holding_period` bars after each bar."""
 
     kind: Literal["binary", "multiclass", "triple_barrier"] = "binary"
-    holding_period: int = Field(5, ge=1, description="Bars the position is held; the label horizon.")
+    holding_period: int = Field(5, ge=1, le=10_000, description="Bars the position is held; the label horizon.")
     profit_target: float = Field(
         0.0, ge=0, description="Binary: forward return must exceed this. Triple barrier: upper barrier."
     )
@@ -112,9 +139,18 @@ class ModelConfig(Section):
     params: dict[str, Any] = Field(
         default_factory=dict, description="XGBoost booster parameters (max_depth, eta, subsample, ...)."
     )
-    num_boost_round: int = Field(400, ge=1)
-    early_stopping_rounds: int = Field(30, ge=1)
-    seed: int = 42
+    num_boost_round: int = Field(400, ge=1, le=100_000)
+    early_stopping_rounds: int = Field(30, ge=1, le=100_000)
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+
+    @field_validator("params")
+    @classmethod
+    def _known_xgboost_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for name, value in params.items():
+            problem = param_problem(name, value)
+            if problem is not None:
+                raise ValueError(f"{name}: {problem}")
+        return params
 
 
 class SearchParam(Section):
@@ -144,14 +180,29 @@ class SearchParam(Section):
 class TuningConfig(Section):
     """Optional Optuna sweep over model parameters, scored on the validation segment only."""
 
-    trials: int = Field(20, ge=1)
+    trials: int = Field(20, ge=1, le=10_000)
     metric: Literal["sharpe", "total_return", "logloss", "auc", "accuracy"] = "sharpe"
     direction: Literal["maximize", "minimize"] | None = Field(
         None, description="Defaults to minimize for logloss, maximize otherwise."
     )
     search_space: dict[str, SearchParam] = Field(default_factory=dict)
     pruning: bool = True
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**31 - 1)
+
+    @field_validator("search_space")
+    @classmethod
+    def _known_xgboost_params(cls, space: dict[str, SearchParam]) -> dict[str, SearchParam]:
+        for name, dim in space.items():
+            problem = name_problem(name)
+            if problem is not None:
+                raise ValueError(f"{name}: {problem}")
+            kind = kind_of_param(name)
+            if kind == "int" and dim.type == "float":
+                raise ValueError(f"{name}: an integer parameter; search it with type: int")
+            if kind in {"str", "bool", "constraints"} and dim.type != "categorical":
+                raise ValueError(f"{name}: not numeric; search it with type: categorical")
+        return space
+
     timeout_s: float | None = Field(None, gt=0)
 
 
@@ -165,7 +216,7 @@ class SplitConfig(Section):
     embargo: int | None = Field(
         None, ge=0, description="Bars dropped between segments; defaults to (and may not be below) holding_period."
     )
-    folds: int = Field(5, ge=2, description="walk_forward: number of folds.")
+    folds: int = Field(5, ge=2, le=1_000, description="walk_forward: number of folds.")
     train_bars: int | None = Field(None, ge=50, description="walk_forward: training bars per fold.")
     test_bars: int | None = Field(None, ge=10, description="walk_forward: test bars per fold.")
 
@@ -192,7 +243,7 @@ class SizingConfig(Section):
     method: Literal["fixed", "volatility_target", "probability", "kelly"] = "fixed"
     fraction: float = Field(1.0, gt=0, le=10, description="fixed: position size as a fraction of equity.")
     target_volatility: float = Field(0.15, gt=0, description="volatility_target: annualised volatility target.")
-    volatility_lookback: int = Field(20, ge=2)
+    volatility_lookback: int = Field(20, ge=2, le=10_000)
     kelly_fraction: float = Field(0.5, gt=0, le=1, description="kelly: share of the full Kelly bet.")
     max_leverage: float = Field(1.0, gt=0, le=10, description="Cap on |position|.")
 
@@ -217,8 +268,8 @@ class GateConfig(Section):
     min_psr: float = Field(0.95, ge=0, le=1)
     min_dsr: float = Field(0.95, ge=0, le=1)
     max_bootstrap_pvalue: float = Field(0.10, gt=0, le=1)
-    bootstrap_reps: int = Field(1000, ge=100)
-    leakage_cuts: int = Field(5, ge=1)
+    bootstrap_reps: int = Field(1000, ge=100, le=1_000_000)
+    leakage_cuts: int = Field(5, ge=1, le=1_000)
     min_fold_consistency: float = Field(0.6, ge=0, le=1, description="walk_forward: share of folds beating B&H.")
 
     @model_validator(mode="after")

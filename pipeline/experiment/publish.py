@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pipeline.config import ExperimentConfig
 from pipeline.experiment.record import RunRecord
 from pipeline.gate import GateReport
+from pipeline.tracking import tags as T
 
 if TYPE_CHECKING:
     from pipeline.registry import ModelVersionInfo
@@ -15,12 +16,22 @@ FLOW_ACTOR = "quantgate-flow"
 
 
 def publish_model(record: RunRecord, report: GateReport, config: ExperimentConfig) -> ModelVersionInfo | None:
-    """Register the run's model if the gate passed; promote it if ``registry.promote``. None when gated out."""
-    from pipeline.registry import promote, register_model
+    """Register the run's model if the gate passed; promote it if ``registry.promote``. None when gated out.
 
+    Call it only after the run is FINISHED (its owner ended it): :func:`pipeline.registry.promote` refuses
+    a version whose run is not. The run gets tag ``registry.version`` (the version, or ``none``).
+    """
+    from pipeline.experiment.run import pause_for_test
+    from pipeline.registry import promote, register_model
+    from pipeline.tracking import RunLogger
+
+    run = RunLogger(record.run_id, record.experiment_name)
     if not report.passed:
+        run.set_tags({T.REGISTRY_VERSION: "none"})
         return None
     info = register_model(record.run_id, config.model_name, record.model_uri, gate_passed=True, gate_tags=report.tags())
+    run.set_tags({T.REGISTRY_VERSION: info.version})
+    pause_for_test("after_register")
     if config.registry.promote:
         info = promote(
             config.model_name,

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.tracking import tags as T
+
 TIER_NAMES: dict[int, str] = {1: "sanity", 2: "performance", 3: "statistics"}
 """The three tiers, in the order they are reported."""
 
@@ -202,17 +204,20 @@ class GateReport:
         return "\n".join(lines) + "\n"
 
     def tags(self) -> dict[str, str]:
-        """Return flat string tags for MLflow: ``gate.passed``, ``gate.tier<k>.passed``, ``gate.rule.<name>``."""
+        """Return flat string tags for MLflow: ``gate.passed``, ``gate.tier.<k>``, ``gate.rule.<name>``.
+
+        Verdicts are ``true``/``false`` (the vocabulary of :mod:`pipeline.tracking.tags`).
+        """
         tags = {
-            "gate.passed": str(self.passed).lower(),
-            "gate.n_trials": str(self.n_trials),
-            "gate.n_trials_source": self.n_trials_source,
-            "gate.failed_rules": ",".join(rule.name for rule in self.failed_rules),
+            T.GATE_PASSED: T.bool_text(self.passed),
+            T.GATE_N_TRIALS: str(self.n_trials),
+            T.GATE_N_TRIALS_SOURCE: self.n_trials_source,
+            T.GATE_FAILED_RULES: ",".join(rule.name for rule in self.failed_rules),
         }
         for tier in self._tiers():
-            tags[f"gate.tier{tier}.passed"] = str(self.tier_passed(tier)).lower()
+            tags[T.gate_tier(tier)] = T.bool_text(self.tier_passed(tier))
         for rule in self.rules:
-            tags[f"gate.rule.{rule.name}"] = "pass" if rule.passed else "fail"
+            tags[T.gate_rule(rule.name)] = T.bool_text(rule.passed)
         return tags
 
     def metrics(self) -> dict[str, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pipeline
-from pipeline.errors import DataQualityError
+from pipeline.errors import DataQualityError, first_line
 from pipeline.timeframes import AssetClass
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def suite_from_dict(document: dict[str, Any], *, where: str = "suite") -> gx.Exp
     try:
         suite = gx.ExpectationSuite(**document)
     except Exception as exc:
-        raise DataQualityError(f"expectation suite {where} is invalid: {_first_line(exc)}") from exc
+        raise DataQualityError(f"expectation suite {where} is invalid: {first_line(exc, lines=3)}") from exc
     if len(suite.expectations) != len(document["expectations"]):  # GE logs and drops what it rejects
         raise DataQualityError(
             f"expectation suite {where} is invalid: Great Expectations kept {len(suite.expectations)} "
@@ -128,7 +128,9 @@ def _check_expectations(document: dict[str, Any], where: str) -> None:
                 description=expectation.get("description"),
             ).to_domain_obj()
         except Exception as exc:
-            raise DataQualityError(f"expectation suite {where} is invalid: {label}: {_first_line(exc)}") from exc
+            raise DataQualityError(
+                f"expectation suite {where} is invalid: {label}: {first_line(exc, lines=3)}"
+            ) from exc
 
 
 def suite_to_dict(suite: gx.ExpectationSuite) -> dict[str, Any]:
@@ -145,8 +147,3 @@ def save_suite(suite: gx.ExpectationSuite, path: str | Path | None = None) -> Pa
     target = Path(path) if path is not None else expectations_dir() / f"{suite.name}.json"
     target.write_text(json.dumps(suite_to_dict(suite), indent=2) + "\n", encoding="utf-8")
     return target
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return " ".join(line.strip() for line in text[:3]) if text else exc.__class__.__name__

@@ -6,16 +6,18 @@ import datetime as dt
 import getpass
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
-from pipeline.errors import TrackingError
+from pipeline.errors import TrackingError, first_line
 from pipeline.store import get_engine
+from pipeline.store.locks import exclusive
 from pipeline.store.models import PromotionEvent
 
 FLOW_ACTOR = "quantgate-flow"
@@ -62,7 +64,31 @@ def default_actor() -> str:
     return (f"{user}@{host}" if host else user)[:_ACTOR_LIMIT]
 
 
-def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None:
+@contextmanager
+def model_lock(model_name: str, db_url: str | None = None) -> Iterator[Connection]:
+    """Serialize registry changes of ``model_name`` across processes; yield the locked transaction.
+
+    Promote and demote read, change and record a model's stages inside this lock, so concurrent calls
+    run one after the other (see :func:`pipeline.store.locks.exclusive`). Write the history through
+    the yielded connection: it commits when the block ends.
+
+    Parameters
+    ----------
+    model_name : str
+        Registered model name.
+    db_url : str, optional
+        quantgate's database.
+
+    Yields
+    ------
+    Connection
+        The connection holding the lock.
+    """
+    with exclusive(f"quantgate.registry:{model_name}", db_url) as connection:
+        yield connection
+
+
+def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connection: Connection | None = None) -> None:
     """Insert ``rows`` into ``promotion_history`` in one transaction.
 
     Parameters
@@ -71,6 +97,8 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None
         The stage changes.
     db_url : str, optional
         quantgate's database (default: ``QUANTGATE_DB_URL`` or the embedded SQLite).
+    connection : Connection, optional
+        Write inside this open transaction (the :func:`model_lock` one) instead of a new one.
 
     Raises
     ------
@@ -82,14 +110,17 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None) -> None
     engine = get_engine(db_url)
     payload = [asdict(row) | {"actor": row.actor[:_ACTOR_LIMIT]} for row in rows]
     try:
-        with engine.begin() as connection:
+        if connection is not None:
             connection.execute(insert(PromotionEvent), payload)
+        else:
+            with engine.begin() as own:
+                own.execute(insert(PromotionEvent), payload)
     except SQLAlchemyError as exc:
         first = rows[0]
         raise TrackingError(
             f"model {first.model_name} version {first.version}: the registry changed to {first.to_stage} but the "
             f"promotion history could not be written to {settings.redact_url(str(engine.url))}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            f"{exc.__class__.__name__}: {first_line(exc)}"
         ) from exc
 
 
@@ -120,6 +151,6 @@ def read_history(model_name: str | None = None, db_url: str | None = None) -> li
     except SQLAlchemyError as exc:
         raise TrackingError(
             f"cannot read promotion history from {settings.redact_url(str(engine.url))}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            f"{exc.__class__.__name__}: {first_line(exc)}"
         ) from exc
     return [{key: row[key] for key in (*_COLUMNS, "forced", "at")} for row in result]

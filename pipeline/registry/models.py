@@ -17,15 +17,16 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from pipeline.errors import PromotionRefused, TrackingError
+from pipeline.errors import PromotionRefused, TrackingError, first_line
 from pipeline.registry import _stages
-from pipeline.registry.history import HistoryRow, default_actor, read_history, write_history
+from pipeline.registry.history import HistoryRow, default_actor, model_lock, read_history, write_history
+from pipeline.tracking import tags as T
 
 if TYPE_CHECKING:
     import xgboost as xgb
 
-GATE_PASSED_TAG = "gate.passed"
-GATE_OVERRIDDEN_TAG = "gate.overridden"
+GATE_PASSED_TAG = T.GATE_PASSED
+GATE_OVERRIDDEN_TAG = T.GATE_OVERRIDDEN
 PRODUCTION_ALIAS = _stages.PRODUCTION_ALIAS
 
 
@@ -88,11 +89,6 @@ class ModelSummary:
     in_sync: bool
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 @contextmanager
 def _mlflow_errors(what: str) -> Iterator[None]:
     try:
@@ -100,7 +96,7 @@ def _mlflow_errors(what: str) -> Iterator[None]:
     except TrackingError:
         raise
     except MlflowException as exc:
-        raise TrackingError(f"{what}: {_first_line(exc)}") from exc
+        raise TrackingError(f"{what}: {first_line(exc)}") from exc
 
 
 def _quote(name: str) -> str:
@@ -249,6 +245,18 @@ def register_model(
         return _info(version, _aliases(client, model_name))
 
 
+def _require_finished_run(model_name: str, version: str) -> None:
+    """Refuse to promote a version whose source run is not FINISHED (still running, killed or failed)."""
+    client = MlflowClient()
+    with _mlflow_errors(f"promote model {model_name} version {version}"):
+        run_id = client.get_model_version(model_name, version).run_id
+        status = client.get_run(run_id).info.status if run_id else "FINISHED"
+    if status != "FINISHED":
+        raise PromotionRefused(
+            f"model {model_name} version {version}: its run {run_id} is {status}, not FINISHED; refusing to promote"
+        )
+
+
 def promote(
     model_name: str,
     version: str | int,
@@ -263,6 +271,8 @@ def promote(
     promotion is recorded with ``forced = True`` and tags the version ``gate.overridden = true``. The
     version previously in Production is archived (and recorded as Production -> Archived). Promoting the
     version that already is in production, in sync, changes and records nothing.
+    Promotes and demotes of one model run one at a time, across processes and hosts
+    (:func:`pipeline.registry.history.model_lock`): read, change and record happen inside the lock.
 
     Parameters
     ----------
@@ -287,16 +297,18 @@ def promote(
     Raises
     ------
     PromotionRefused
-        If the gate did not pass and ``force`` is False, or ``reason`` is blank.
+        If the gate did not pass and ``force`` is False, ``reason`` is blank, or the version's run is not
+        FINISHED (``force`` does not override that).
     TrackingError
         If the version does not exist or MLflow fails.
     """
     version = str(version)
     if not reason or not reason.strip():
         raise PromotionRefused(f"model {model_name} version {version}: a reason is required to promote")
+    _require_finished_run(model_name, version)
     actor = actor or default_actor()
     client = MlflowClient()
-    with _mlflow_errors(f"promote model {model_name} version {version}"):
+    with _mlflow_errors(f"promote model {model_name} version {version}"), model_lock(model_name, db_url) as lock:
         target = get_version(model_name, version)
         if target.gate_passed is not True and not force:
             tag = "missing" if target.gate_passed is None else "false"
@@ -345,7 +357,7 @@ def promote(
                 at=now,
             )
         )
-        write_history(rows, db_url)
+        write_history(rows, db_url, connection=lock)
         return get_version(model_name, version)
 
 
@@ -353,7 +365,7 @@ def demote(model_name: str, reason: str, actor: str | None = None, db_url: str |
     """Take model ``model_name`` out of production: archive its production version(s), drop the alias.
 
     Versions in stage Production and the version the alias ``production`` points at (normally the same
-    one) go to Archived; each change is recorded.
+    one) go to Archived; each change is recorded. Runs inside the model's registry lock, like :func:`promote`.
 
     Parameters
     ----------
@@ -380,7 +392,7 @@ def demote(model_name: str, reason: str, actor: str | None = None, db_url: str |
         raise TrackingError(f"model {model_name}: a reason is required to demote")
     actor = actor or default_actor()
     client = MlflowClient()
-    with _mlflow_errors(f"demote model {model_name}"):
+    with _mlflow_errors(f"demote model {model_name}"), model_lock(model_name, db_url) as lock:
         aliases = _aliases(client, model_name)
         current = [
             _info(v, aliases)
@@ -411,6 +423,7 @@ def demote(model_name: str, reason: str, actor: str | None = None, db_url: str |
                 for info in current
             ],
             db_url,
+            connection=lock,
         )
         return [get_version(model_name, info.version) for info in current]
 
@@ -520,4 +533,4 @@ def load_production_model(model_name: str) -> xgb.Booster:
         try:
             return mlflow.xgboost.load_model(uri)
         except OSError as exc:
-            raise TrackingError(f"load {uri}: {_first_line(exc)}") from exc
+            raise TrackingError(f"load {uri}: {first_line(exc)}") from exc

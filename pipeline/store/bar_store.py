@@ -12,7 +12,7 @@ from sqlalchemy import Engine, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
@@ -78,7 +78,7 @@ class BarStore:
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"{source}:{symbol}:{timeframe}: write failed, nothing stored "
-                f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+                f"({exc.__class__.__name__}: {first_line(exc)})"
             ) from exc
         return UpsertResult(int((~known).sum()), int(changed.sum()), int(same.sum()))
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
@@ -26,16 +26,25 @@ def _alembic_config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent).
+
+    Processes that start at once on an old schema migrate one at a time: the migration transaction first
+    takes an advisory lock (PostgreSQL) or the write lock (SQLite ``BEGIN IMMEDIATE``), so the later ones
+    find the schema already at head.
+    """
     config = _alembic_config()
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('quantgate.migrations'))"))
+            elif connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot migrate database {settings.redact_url(str(engine.url))}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{first_line(exc)}"
         ) from exc
 
 

@@ -79,3 +79,29 @@ class PromotionEvent(Base):
     gate_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SweepClaim(Base):
+    """One sweep process's claim on one unit of work (a config on given data with given code).
+
+    ``state`` is ``claimed`` while the owner runs it (``heartbeat_at`` refreshed), then ``finished`` or
+    ``failed``. A claim whose owner died (pid gone on the same host, or heartbeat stale) can be taken over.
+    """
+
+    __tablename__ = "sweep_claims"
+
+    work_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    data_fingerprint: Mapped[str] = mapped_column(String(128))
+    code_version: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    owner_host: Mapped[str] = mapped_column(String(255))
+    owner_pid: Mapped[int] = mapped_column(Integer)
+    owner_started: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    token: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from pipeline.tracking import tags as T
+
 COLUMNS: tuple[str, ...] = (
     "experiment",
     "symbol",
@@ -66,9 +68,9 @@ def leaderboard(
     names = _experiment_ids(client, experiments)
     if not names:
         return pd.DataFrame(columns=list(COLUMNS))
-    filters = ["attributes.status = 'FINISHED'", "tags.`quantgate.status` = 'completed'"]
+    filters = ["attributes.status = 'FINISHED'", f"tags.`{T.STATUS}` = '{T.STATUS_COMPLETED}'"]
     if family is not None:
-        filters.append(f"tags.`quantgate.sweep_family` = '{family}'")
+        filters.append(f"tags.`{T.SWEEP_FAMILY}` = '{family}'")
     runs = client.search_runs(list(names), filter_string=" and ".join(filters), max_results=5000)
     rows = []
     for run in runs:
@@ -76,18 +78,18 @@ def leaderboard(
         rows.append(
             {
                 "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
-                "symbol": t.get("quantgate.symbol", ""),
-                "timeframe": t.get("quantgate.timeframe", ""),
-                "variant": _variant(t.get("quantgate.expansion", "")),
-                "gate": {"true": "passed", "false": "failed"}.get(t.get("gate.passed", ""), "?"),
+                "symbol": t.get(T.SYMBOL, ""),
+                "timeframe": t.get(T.TIMEFRAME, ""),
+                "variant": _variant(t.get(T.EXPANSION, "")),
+                "gate": {"true": "passed", "false": "failed"}.get(t.get(T.GATE_PASSED, ""), "?"),
                 "sharpe": m.get("sharpe", math.nan),
                 "total_return": m.get("total_return", math.nan),
                 "buy_hold_return": m.get("buy_hold_return", math.nan),
                 "excess_return": m.get("excess_return", math.nan),
                 "max_drawdown": m.get("max_drawdown", math.nan),
                 "n_trades": m.get("n_trades", math.nan),
-                "dsr": m.get("gate.dsr", math.nan),
-                "n_trials": t.get("gate.n_trials", ""),
+                "dsr": m.get(T.GATE_DSR, math.nan),
+                "n_trials": t.get(T.GATE_N_TRIALS, ""),
                 "run_id": run.info.run_id,
             }
         )

@@ -6,6 +6,7 @@ import pandas as pd
 
 from pipeline.sweep.discovery import SweepPlan
 from pipeline.sweep.trials import FAMILY_TAG
+from pipeline.tracking import tags as T
 
 SWEEP_EXPERIMENT = "quantgate-sweeps"
 
@@ -18,7 +19,7 @@ def open_sweep_run(plan: SweepPlan, parallel: int) -> str:
     logger = start_run(
         SWEEP_EXPERIMENT,
         run_name=plan.family,
-        tags={FAMILY_TAG: plan.family, "quantgate.sweep_folder": str(plan.folder.resolve())},
+        tags={FAMILY_TAG: plan.family, T.SWEEP_FOLDER: str(plan.folder.resolve())},
     )
     logger.log_params({"folder": str(plan.folder), "experiments": len(plan.items), "parallel": parallel})
     if plan.errors:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.experiment.record import CODE_VERSION_TAG, CONFIG_HASH_TAG, STATUS_TAG, code_version
+from pipeline.experiment.record import code_version
 from pipeline.sweep.discovery import SweepItem
+from pipeline.tracking import tags as T
 
 
 def completed_run(item: SweepItem, fingerprint: str) -> str | None:
@@ -14,9 +15,9 @@ def completed_run(item: SweepItem, fingerprint: str) -> str | None:
     return find_finished_run(
         item.config.name,
         {
-            CONFIG_HASH_TAG: item.config_hash,
-            "data.fingerprint": fingerprint,
-            CODE_VERSION_TAG: code_version(),
-            STATUS_TAG: "completed",
+            T.CONFIG_HASH: item.config_hash,
+            T.DATA_FINGERPRINT: fingerprint,
+            T.CODE_VERSION: code_version(),
+            T.STATUS: T.STATUS_COMPLETED,
         },
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from pipeline.experiment.gate import TrialContext
+from pipeline.tracking import tags as T
 
-FAMILY_TAG = "quantgate.sweep_family"
+FAMILY_TAG = T.SWEEP_FAMILY
 
 
 def family_sharpes(family: str, exclude_run_id: str | None = None) -> list[float]:
@@ -20,7 +21,10 @@ def family_sharpes(family: str, exclude_run_id: str | None = None) -> list[float
         return []
     runs = client.search_runs(
         ids,
-        filter_string=f"tags.`{FAMILY_TAG}` = '{family}' and tags.`quantgate.status` = 'completed'",
+        filter_string=(
+            f"tags.`{FAMILY_TAG}` = '{family}' and tags.`{T.STATUS}` = '{T.STATUS_COMPLETED}'"
+            " and attributes.status = 'FINISHED'"
+        ),
         max_results=10000,
     )
     values = [run.data.metrics.get("sharpe", math.nan) for run in runs if run.info.run_id != exclude_run_id]

@@ -2,7 +2,8 @@
 
 ``configure_mlflow()`` points tracking and the registry at one store; ``start_run()`` returns a
 :class:`RunLogger` for params, tags, metrics, artifacts and the XGBoost model; ``find_finished_run()``
-lets sweeps resume. Names are loaded lazily so that importing :mod:`pipeline.tracking.fingerprint` or
+lets sweeps resume; ``reap_stale_runs()`` marks RUNNING runs of dead processes KILLED; tag names live in
+:mod:`pipeline.tracking.tags`. Names are loaded lazily so that importing :mod:`pipeline.tracking.fingerprint` or
 ``pipeline`` does not import MLflow (about 2 s).
 """
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         metric_name,
         start_run,
     )
+    from pipeline.tracking.stale import ReapedRun, owner_tags, reap_stale_runs
 
 _EXPORTS: dict[str, str] = {
     "data_fingerprint": "pipeline.tracking.fingerprint",
@@ -51,10 +53,14 @@ _EXPORTS: dict[str, str] = {
     "git_state": "pipeline.tracking.run",
     "metric_name": "pipeline.tracking.run",
     "start_run": "pipeline.tracking.run",
+    "ReapedRun": "pipeline.tracking.stale",
+    "owner_tags": "pipeline.tracking.stale",
+    "reap_stale_runs": "pipeline.tracking.stale",
 }
 
 __all__ = [
     "LoggedModelRef",
+    "ReapedRun",
     "RunLogger",
     "configure_mlflow",
     "data_fingerprint",
@@ -67,7 +73,9 @@ __all__ = [
     "git_state",
     "is_database_uri",
     "metric_name",
+    "owner_tags",
     "printable_uri",
+    "reap_stale_runs",
     "resolve_tracking_uri",
     "run_url_hint",
     "start_run",

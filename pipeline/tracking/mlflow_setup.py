@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy.engine import make_url
 
 from pipeline import settings
-from pipeline.errors import TrackingError
+from pipeline.errors import TrackingError, first_line
 
 DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
 
@@ -157,7 +157,7 @@ def ensure_experiment(experiment_name: str) -> str:
                 raise
             return experiment.experiment_id
     except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: {_first_line(exc)}") from exc
+        raise TrackingError(f"experiment {experiment_name!r}: {first_line(exc)}") from exc
 
 
 def run_url_hint(tracking_uri: str | None = None) -> str:
@@ -177,8 +177,3 @@ def run_url_hint(tracking_uri: str | None = None) -> str:
     if _scheme(uri) in ("http", "https"):
         return f"open {uri}"
     return f"mlflow ui --backend-store-uri {shlex.quote(printable_uri(uri))}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__

@@ -35,9 +35,11 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
 from pipeline.config import ExperimentConfig, config_hash, flatten_config
-from pipeline.errors import TrackingError
+from pipeline.errors import TrackingError, first_line
+from pipeline.tracking import tags as T
 from pipeline.tracking.fingerprint import FINGERPRINT_SCHEME, data_fingerprint
 from pipeline.tracking.mlflow_setup import ensure_experiment
+from pipeline.tracking.stale import owner_tags
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -125,11 +127,6 @@ def finite_metrics(values: Mapping[str, Any]) -> tuple[dict[str, float], list[st
         else:
             skipped.append(name)
     return metrics, skipped
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _clip(value: str, limit: int) -> str:
@@ -252,14 +249,14 @@ class RunLogger:
             raise
         except (MlflowException, OSError) as exc:
             raise TrackingError(
-                f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: {_first_line(exc)}"
+                f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: {first_line(exc)}"
             ) from exc
         except Exception as exc:
             # SQLAlchemy errors surface when the store itself fails (database down, schema mismatch).
             if exc.__class__.__module__.startswith("sqlalchemy"):
                 raise TrackingError(
                     f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: "
-                    f"{exc.__class__.__name__}: {_first_line(exc)}"
+                    f"{exc.__class__.__name__}: {first_line(exc)}"
                 ) from exc
             raise
 
@@ -323,13 +320,13 @@ class RunLogger:
         tags: dict[str, Any] = dict(config.tags)
         tags.update(
             {
-                "quantgate.config_hash": digest,
-                "quantgate.experiment": config.name,
+                T.CONFIG_HASH: digest,
+                T.EXPERIMENT: config.name,
                 MLFLOW_RUN_NOTE: config.hypothesis,
             }
         )
         if config.expansion:
-            tags["quantgate.expansion"] = json.dumps(config.expansion, sort_keys=True, default=str)
+            tags[T.EXPANSION] = json.dumps(config.expansion, sort_keys=True, default=str)
         self.set_tags(tags)
         self.log_dict_artifact(config.model_dump(mode="json"), "config/resolved.json")
         if yaml_path is not None:
@@ -355,7 +352,7 @@ class RunLogger:
             ``(commit, dirty)``.
         """
         commit, dirty = git_state(path)
-        self.set_tags({"git.commit": commit, "git.dirty": dirty})
+        self.set_tags({T.GIT_COMMIT: commit, T.GIT_DIRTY: dirty})
         return commit, dirty
 
     def log_data_fingerprint(
@@ -402,8 +399,15 @@ class RunLogger:
         }
         if "source" in bars.columns:
             info["rows_by_source"] = {str(k): int(v) for k, v in bars["source"].value_counts().sort_index().items()}
-        self.set_tags({f"data.{key}": info[key] for key in ("fingerprint", "source", "symbol", "timeframe")})
-        self.set_tags({"data.start": info["start"], "data.end": info["end"], "data.rows": info["rows"]})
+        self.set_tags(
+            {
+                T.DATA_FINGERPRINT: fingerprint,
+                T.DATA_SOURCE: source,
+                T.DATA_SYMBOL: symbol,
+                T.DATA_TIMEFRAME: timeframe,
+            }
+        )
+        self.set_tags({T.DATA_START: info["start"], T.DATA_END: info["end"], T.DATA_ROWS: info["rows"]})
         self.log_dict_artifact(info, "data/fingerprint.json")
         return fingerprint
 
@@ -439,9 +443,9 @@ class RunLogger:
         if skipped:
             logger.info("run %s: skipped non-finite or non-numeric metrics %s", self.run_id, skipped)
             with self._wrap("read tags"):
-                previous = self.client.get_run(self.run_id).data.tags.get("quantgate.skipped_metrics", "")
+                previous = self.client.get_run(self.run_id).data.tags.get(T.SKIPPED_METRICS, "")
             names = sorted({*filter(None, previous.split(",")), *skipped})
-            self.set_tags({"quantgate.skipped_metrics": ",".join(names)})
+            self.set_tags({T.SKIPPED_METRICS: ",".join(names)})
         return values
 
     def log_gate(
@@ -472,7 +476,7 @@ class RunLogger:
         gate_tags: dict[str, Any] = {}
         gate_metrics: dict[str, Any] = {}
         if "passed" in report:
-            gate_tags["gate.passed"] = _bool_text(report["passed"])
+            gate_tags[T.GATE_PASSED] = _bool_text(report["passed"])
         tiers: dict[str, bool] = {}
         for rule in report.get("rules", []) or []:
             if not isinstance(rule, Mapping) or "name" not in rule:
@@ -481,15 +485,16 @@ class RunLogger:
             if "value" in rule:
                 gate_metrics[f"gate.{name}"] = rule["value"]
             if "passed" in rule:
-                gate_tags[f"gate.rule.{name}"] = _bool_text(rule["passed"])
+                gate_tags[T.gate_rule(name)] = _bool_text(rule["passed"])
                 tier = rule.get("tier")
                 if tier is not None:
                     tiers[str(tier)] = tiers.get(str(tier), True) and bool(rule["passed"])
-        gate_tags.update({f"gate.tier.{metric_name(tier)}": _bool_text(ok) for tier, ok in tiers.items()})
-        gate_tags.update({(k if k.startswith("gate.") else f"gate.{k}"): v for k, v in (tags or {}).items()})
+        gate_tags.update({T.gate_tier(metric_name(tier)): _bool_text(ok) for tier, ok in tiers.items()})
+        prefix = T.GATE_PREFIX
+        gate_tags.update({(k if k.startswith(prefix) else prefix + k): v for k, v in (tags or {}).items()})
         gate_metrics.update(metrics or {})
         self.set_tags({key: _bool_text(v) if isinstance(v, bool) else v for key, v in gate_tags.items()})
-        self.log_metrics(gate_metrics, prefix="gate.")
+        self.log_metrics(gate_metrics, prefix=T.GATE_PREFIX)
         self.log_dict_artifact(dict(report), "gate/report.json")
         if markdown is not None:
             self.log_text_artifact(markdown, "gate/report.md")
@@ -661,6 +666,9 @@ def start_run(
 ) -> RunLogger:
     """Create an MLflow run (creating the experiment if needed) and return its logger.
 
+    The run is tagged with its owner (this process's id and host) and a heartbeat, so that a later
+    command can mark it KILLED if this process dies without ending it (:mod:`pipeline.tracking.stale`).
+
     Call :func:`pipeline.tracking.configure_mlflow` first. Use the result as a context manager so that
     the run ends FINISHED, or FAILED when the block raises.
 
@@ -700,14 +708,14 @@ def start_run(
         else:
             raise TrackingError(f"experiment {experiment_name!r}: nested run requested but no parent run given")
     experiment_id = ensure_experiment(experiment_name)
-    run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    run_tags = {**owner_tags(), **{str(k): str(v) for k, v in (tags or {}).items()}}
     if parent_run_id is not None:
         run_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
     client = mlflow.MlflowClient()
     try:
         run = client.create_run(experiment_id, run_name=run_name, tags=resolve_tags(run_tags))
     except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: cannot start run: {_first_line(exc)}") from exc
+        raise TrackingError(f"experiment {experiment_name!r}: cannot start run: {first_line(exc)}") from exc
     return RunLogger(run.info.run_id, experiment_name, client)
 
 
@@ -748,5 +756,5 @@ def find_finished_run(experiment_name: str, tags: Mapping[str, Any]) -> str | No
             order_by=["attributes.start_time DESC"],
         )
     except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: cannot search runs: {_first_line(exc)}") from exc
+        raise TrackingError(f"experiment {experiment_name!r}: cannot search runs: {first_line(exc)}") from exc
     return runs[0].info.run_id if runs else None

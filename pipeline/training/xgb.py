@@ -11,7 +11,7 @@ import pandas as pd
 import xgboost as xgb
 
 from pipeline.config import ExperimentConfig
-from pipeline.errors import TrainingError
+from pipeline.errors import TrainingError, first_line
 from pipeline.training.device import resolve_device
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -115,7 +115,7 @@ def train_model(
             callbacks=list(callbacks),
         )
     except xgb.core.XGBoostError as exc:
-        raise TrainingError(f"xgboost failed: {str(exc).splitlines()[0]}") from exc
+        raise TrainingError(f"xgboost failed: {first_line(exc)}") from exc
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
     metric = params["eval_metric"]
     val_curve = history.get("validation", {}).get(metric, [])

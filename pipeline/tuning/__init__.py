@@ -5,7 +5,7 @@
 :class:`XGBoostPruningCallback` reports XGBoost's per-round validation metric to a trial and prunes it.
 """
 
-from pipeline.tuning.errors import TuningError
+from pipeline.errors import TuningError
 from pipeline.tuning.objective import TuningView, ValidationScore, score_on_validation
 from pipeline.tuning.pruning import XGBoostPruningCallback, higher_is_better
 from pipeline.tuning.space import check_search_space, study_direction, suggest_params

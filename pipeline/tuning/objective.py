@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.backtest import run_backtest
+from pipeline.errors import TuningError
 from pipeline.training import train_model
-from pipeline.tuning.errors import TuningError
 
 if TYPE_CHECKING:
     import xgboost as xgb

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import SearchParam, TuningConfig
-from pipeline.tuning.errors import TuningError
+from pipeline.errors import TuningError
 
 if TYPE_CHECKING:
     import optuna

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import settings
 from pipeline.config import ExperimentConfig, config_hash
-from pipeline.tuning.errors import TuningError
+from pipeline.errors import TuningError, first_line
+from pipeline.tracking import tags as T
 from pipeline.tuning.objective import TuningView, score_on_validation
 from pipeline.tuning.pruning import XGBoostPruningCallback
 from pipeline.tuning.space import check_search_space, study_direction, suggest_params
@@ -57,7 +58,7 @@ HEARTBEAT_GRACE_S = 120
 MAX_REPORTS_PER_TRIAL = 50
 
 #: MLflow tags on trial runs.
-ROLE_TAG = "quantgate.role"
+ROLE_TAG = T.ROLE
 TRIAL_ROLE = "tuning-trial"
 
 
@@ -183,7 +184,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
             time.sleep(0.5 * (attempt + 1))
     else:
         raise TuningError(
-            f"Optuna storage {redacted}: cannot create tables: {str(last).splitlines()[0] if last else ''}"
+            f"Optuna storage {redacted}: cannot create tables: {first_line(last) if last else ''}"
         ) from last
     with storage.engine.connect() as conn:
         from sqlalchemy import select
@@ -215,9 +216,9 @@ def _trial_logger(config: ExperimentConfig, study_name: str, trial_number: int, 
         config.name,
         run_name=f"trial-{trial_number:03d}",
         tags={
-            "optuna.study": study_name,
-            "optuna.trial_number": trial_number,
-            "optuna.state": "RUNNING",
+            T.OPTUNA_STUDY: study_name,
+            T.OPTUNA_TRIAL_NUMBER: trial_number,
+            T.OPTUNA_STATE: "RUNNING",
             ROLE_TAG: TRIAL_ROLE,
         },
         nested=parent_run_id is not None,
@@ -271,18 +272,18 @@ def _make_objective(
             )
         except optuna.TrialPruned:
             step = pruner.last_step if pruner is not None else None
-            run.set_tags({"optuna.state": "PRUNED"})
+            run.set_tags({T.OPTUNA_STATE: "PRUNED"})
             if step is not None:
                 run.log_metrics({"pruned_at_round": step})
             run.end("KILLED")
             raise
         except BaseException as exc:
-            run.set_tags({"optuna.state": "FAIL", "optuna.error": f"{exc.__class__.__name__}: {exc}"[:500]})
+            run.set_tags({T.OPTUNA_STATE: "FAIL", T.OPTUNA_ERROR: f"{exc.__class__.__name__}: {exc}"[:500]})
             run.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
             raise
         trial.set_user_attr(VAL_SHARPE_ATTR, score.metrics["val_sharpe"])
         run.log_metrics({"objective": score.value, **score.metrics})
-        run.set_tags({"optuna.state": "COMPLETE" if score.value == score.value else "FAIL"})
+        run.set_tags({T.OPTUNA_STATE: "COMPLETE" if score.value == score.value else "FAIL"})
         run.end("FINISHED")
         return score.value
 

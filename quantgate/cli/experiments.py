@@ -20,6 +20,7 @@ def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to
     from pipeline.experiment import semantic_errors
 
     bad = 0
+    owners: dict[tuple[str, str], list[Path]] = {}
     for path in files:
         try:
             configs = load_experiments(path)
@@ -33,6 +34,21 @@ def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to
         else:
             suffix = f" ({len(configs)} experiments)" if len(configs) > 1 else ""
             console.print(f"ok: {path}{suffix}", highlight=False)
+            for key in {("name", config.name) for config in configs} | {
+                ("registry.model_name", config.model_name) for config in configs
+            }:
+                if path not in owners.setdefault(key, []):
+                    owners[key].append(path)
+    for (field, value), paths in sorted(owners.items()):
+        if len(paths) > 1 and not (field == "registry.model_name" and owners.get(("name", value)) == paths):
+            shared = "an MLflow experiment and a registered model" if field == "name" else "a registered model"
+            err_console.print(
+                f"warning: {', '.join(str(p) for p in paths)}: {field}: {value!r} is used by {len(paths)} files; "
+                f"they would share {shared}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     if bad:
         raise typer.Exit(1)
 
@@ -112,6 +128,8 @@ def sweep(
                 detail = result.error
             elif result.run_id:
                 detail = f"already run ({result.run_id})"
+            elif result.note:
+                detail = result.note
             label, detail = escape(result.label), detail if result.outcome is not None else escape(detail)
             progress.console.print(f"{marks[result.status]} {label}  {detail}", highlight=False, soft_wrap=True)
             progress.advance(bar)

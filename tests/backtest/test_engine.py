@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.backtest import METRIC_NAMES, BacktestError, compute_metrics, run_backtest
+from pipeline.backtest import METRIC_NAMES, compute_metrics, run_backtest
 from pipeline.config import ExperimentConfig
+from pipeline.errors import BacktestError
 from pipeline.split import build_dataset
 from pipeline.timeframes import bars_per_year
 from tests.stubs import random_walk_bars, sample_bars

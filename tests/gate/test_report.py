@@ -160,10 +160,10 @@ def test_report_tags_when_built_are_flat_strings() -> None:
     tags = report.tags()
     assert all(isinstance(key, str) and isinstance(value, str) for key, value in tags.items())
     assert tags["gate.passed"] == "false"
-    assert tags["gate.tier1.passed"] == "false"
+    assert tags["gate.tier.1"] == "false"
     assert tags["gate.n_trials"] == "7"
-    assert tags["gate.rule.leakage"] == "fail"
-    assert tags["gate.rule.model_artifact"] == "pass"
+    assert tags["gate.rule.leakage"] == "false"
+    assert tags["gate.rule.model_artifact"] == "true"
     assert {f"gate.rule.{rule.name}" for rule in report.rules} <= set(tags)
 
 

@@ -60,3 +60,27 @@ def env(registry_env: RegistryEnv) -> RegistryEnv:
 
     configure_mlflow(registry_env.tracking_uri)
     return registry_env
+
+
+def assert_one_production_with_ordered_history(name: str, db_url: str, versions: list[str]) -> None:
+    """After concurrent promotes of ``versions``: one version in Production holding the alias, and a history
+    that replays in order (each promotion first archives the version promoted before it)."""
+    from pipeline.registry import list_models, promotion_history
+
+    (summary,) = list_models(name)
+    production = [v.version for v in summary.versions if v.stage == "Production"]
+    assert len(production) == 1, [(v.version, v.stage, v.aliases) for v in summary.versions]
+    assert summary.production_version == production[0] and summary.in_sync
+    rows = promotion_history(name, db_url=db_url)
+    promoted = [r["version"] for r in rows if r["to_stage"] == "Production"]
+    assert sorted(promoted, key=int) == sorted(versions, key=int)
+    current = None
+    for row in rows:
+        if row["to_stage"] == "Archived":
+            assert (row["version"], row["from_stage"]) == (current, "Production"), rows
+            current = None
+        else:
+            assert current is None and row["from_stage"] == "None", rows
+            current = row["version"]
+    assert current == production[0]
+    assert len(rows) == 2 * len(versions) - 1

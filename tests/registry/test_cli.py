@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from pipeline.registry import promotion_history, register_model
 from quantgate.cli import app
-from tests.registry.conftest import RegistryEnv
+from tests.registry.conftest import RegistryEnv, assert_one_production_with_ordered_history
 
 runner = CliRunner()
 
@@ -53,3 +58,23 @@ def test_cli_models_when_promoted_by_hand_in_mlflow_shows_it(cli_env: RegistryEn
     listed = runner.invoke(app, ["models"], terminal_width=200)
     line = next(line for line in listed.output.splitlines() if name in line)
     assert "production" in line
+
+
+@pytest.mark.slow
+def test_cli_promote_when_eight_processes_race_leaves_one_production_and_full_history(cli_env: RegistryEnv) -> None:
+    name = cli_env.model_name()
+    versions = [register_model(cli_env.run_id, name, cli_env.model_uri, gate_passed=True).version for _ in range(8)]
+    exe = str(Path(sys.executable).with_name("quantgate"))
+    procs = [
+        subprocess.Popen(
+            [exe, "promote", name, version, "--reason", f"race {version}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        for version in versions
+    ]
+    outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 8, outputs
+    assert_one_production_with_ordered_history(name, cli_env.db_url, versions)

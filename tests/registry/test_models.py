@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from pipeline.registry import (
     promotion_history,
     register_model,
 )
-from tests.registry.conftest import RegistryEnv
+from tests.registry.conftest import RegistryEnv, assert_one_production_with_ordered_history
 
 
 def _register(env: RegistryEnv, name: str, gate_passed: bool = True):
@@ -166,3 +168,17 @@ def test_production_model_uri_when_stage_set_by_hand_without_alias_explains(env:
 def test_default_actor_names_user_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USER", "carol")
     assert default_actor().startswith("carol@")
+
+
+def test_promote_when_eight_run_concurrently_leaves_one_production_and_full_history(env: RegistryEnv) -> None:
+    name = env.model_name()
+    versions = [_register(env, name).version for _ in range(8)]
+    start = threading.Barrier(len(versions))
+
+    def go(version: str) -> str:
+        start.wait()
+        return promote(name, version, reason=f"race {version}", db_url=env.db_url).version
+
+    with ThreadPoolExecutor(len(versions)) as pool:
+        assert sorted(pool.map(go, versions), key=int) == versions
+    assert_one_production_with_ordered_history(name, env.db_url, versions)

@@ -6,7 +6,8 @@ import optuna
 import pytest
 
 from pipeline.config import SearchParam, TuningConfig
-from pipeline.tuning import TuningError, check_search_space, study_direction, suggest_params
+from pipeline.errors import TuningError
+from pipeline.tuning import check_search_space, study_direction, suggest_params
 
 
 def test_study_direction_when_not_configured_minimizes_logloss_and_maximizes_the_rest() -> None:

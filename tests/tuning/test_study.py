@@ -126,7 +126,7 @@ def test_tune_when_rerun_resumes_the_study_without_exceeding_its_target(
 def test_tune_when_existing_study_has_the_other_direction_refuses(
     tuning_home: Path, dataset: Dataset, config: ExperimentConfig
 ) -> None:
-    from pipeline.tuning import TuningError
+    from pipeline.errors import TuningError
 
     tune(dataset, tuning_config(trials=1), periods_per_year=PERIODS_PER_YEAR, study_name="direction")
     with pytest.raises(TuningError, match=r"created to maximize.*asks to minimize"):
