@@ -2,8 +2,9 @@
 
 Two frames are validated, so every finding is an expectation result reported the same way:
 
-* the **bars frame**: ``ts, open, high, low, close, volume`` plus ``on_grid`` (whether the open time is
-  one the grid expects);
+* the **bars frame**: ``ts, open, high, low, close, volume`` plus derived columns: ``on_grid`` (whether
+  the open time is one the grid expects), ``finite`` (no ±Inf in the bar) and ``jump_score`` (the robust
+  jump score of the close-to-close log return, :func:`jump_scores`; the suite holds its threshold);
 * the **grid frame**: one row per open time :func:`pipeline.timeframes.expected_grid` expects between
   ``start`` and ``end``, with ``present`` (whether a bar has it).
 
@@ -18,6 +19,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataQualityError
@@ -33,6 +35,12 @@ if TYPE_CHECKING:
 MAX_LISTED = 20
 #: How many offending rows each expectation outcome carries.
 MAX_EXAMPLES = 5
+
+#: Defaults of the robust jump check when the suite's ``jump_score`` expectation gives no ``meta``.
+JUMP_WINDOW = 50
+JUMP_MIN_SCALE = 1e-3
+#: Columns validate_bars derives for the suite; not shown in example rows.
+DERIVED_COLUMNS: tuple[str, ...] = ("on_grid", "finite", "jump_score")
 
 BARS_FRAME = "bars"
 GRID_FRAME = "grid"
@@ -109,6 +117,9 @@ def validate_bars(
     checkable, notes = _calendar_scope(frame["ts"], asset_class, window_start, window_end)
     on_grid = frame["ts"].isin(grid).to_numpy() | ~checkable
     frame["on_grid"] = on_grid
+    frame["finite"] = _finite(frame)
+    window, min_scale = _jump_parameters(document)
+    frame["jump_score"] = jump_scores(frame["close"], window=window, min_scale=min_scale)
     present = grid.isin(frame["ts"].dropna())
     grid_frame = pd.DataFrame({"ts": grid, "present": present})
     if frame.empty:
@@ -137,6 +148,49 @@ def validate_bars(
         unchecked_bars=int((~checkable).sum()),
         notes=tuple(notes),
     )
+
+
+def _finite(frame: pd.DataFrame) -> np.ndarray:
+    """Per bar: no ±Inf in any OHLCV column (NaN is left to the not-null checks)."""
+    columns = [column for column in OHLCV_COLUMNS if column in frame.columns]
+    if not columns:
+        return np.ones(len(frame), dtype=bool)
+    values = frame[columns].to_numpy(dtype="float64", na_value=np.nan)
+    return ~np.isinf(values).any(axis=1)
+
+
+def _jump_parameters(document: dict[str, Any]) -> tuple[int, float]:
+    """``meta.window`` and ``meta.min_scale`` of the suite's ``jump_score`` expectation (defaults otherwise)."""
+    for expectation in document.get("expectations", []):
+        if (expectation.get("kwargs") or {}).get("column") == "jump_score":
+            meta = expectation.get("meta") or {}
+            try:
+                return int(meta.get("window", JUMP_WINDOW)), float(meta.get("min_scale", JUMP_MIN_SCALE))
+            except (TypeError, ValueError):
+                raise DataQualityError(
+                    f"expectation suite {document.get('name')}: jump_score meta.window/min_scale must be numbers"
+                ) from None
+    return JUMP_WINDOW, JUMP_MIN_SCALE
+
+
+def jump_scores(close: pd.Series, *, window: int = 50, min_scale: float = 1e-3) -> np.ndarray:
+    """Robust jump score of each bar's close-to-close log return.
+
+    ``|r - median| / max(1.4826 * MAD, min_scale)`` with the median and the median absolute deviation
+    taken over a centred rolling window of ``window`` returns (at least a quarter of it present), so one
+    bad bar cannot hide itself by inflating the scale. NaN where there is too little history. A 10x one-bar
+    spike (log return ±2.3) scores in the hundreds on any ordinary series.
+    """
+    values = pd.Series(pd.to_numeric(close, errors="coerce"), dtype="float64").reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.log(values.where(values > 0)).diff()
+    returns = returns.replace([np.inf, -np.inf], np.nan).where(np.isfinite(values))
+    min_periods = max(5, window // 4)
+    median = returns.rolling(window, center=True, min_periods=min_periods).median()
+    deviation = (returns - median).abs()
+    mad = deviation.rolling(window, center=True, min_periods=min_periods).median()
+    scale = np.maximum(1.4826 * mad.to_numpy(), min_scale)
+    return (deviation.to_numpy() / scale).astype("float64")
 
 
 def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
@@ -313,7 +367,7 @@ def _row(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
         row = frame.iloc[int(index)]
     except (TypeError, ValueError, IndexError):
         return {}
-    shown = [column for column in frame.columns if column != "on_grid"]
+    shown = [column for column in frame.columns if column not in DERIVED_COLUMNS]
     return {column: json_safe(row[column]) for column in shown}
 
 

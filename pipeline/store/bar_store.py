@@ -45,7 +45,8 @@ class BarStore:
         """Insert new bars and update changed ones, all in one transaction.
 
         Re-writing identical bars changes nothing (not even ``ingested_at``); any failure rolls the
-        whole batch back.
+        whole batch back. Bars with a missing price, an infinite value or a duplicate ``ts`` are refused
+        (:class:`StoreError` naming the first such row) and nothing of the batch is stored.
         """
         frame = canonicalize(bars, what=f"{source}:{symbol}:{timeframe}")
         if frame.index.has_duplicates:
@@ -58,6 +59,14 @@ class BarStore:
             raise StoreError(
                 f"{source}:{symbol}:{timeframe}: missing price at ts={frame.index[null_price.to_numpy()][0]}; "
                 "nothing stored"
+            )
+        values = frame[list(OHLCV_COLUMNS)].to_numpy()
+        infinite = np.isinf(values)
+        if infinite.any():
+            row, col = (int(i) for i in np.argwhere(infinite)[0])
+            raise StoreError(
+                f"{source}:{symbol}:{timeframe}: non-finite {OHLCV_COLUMNS[col]}={values[row, col]} "
+                f"at ts={frame.index[row]}; nothing stored"
             )
         now = dt.datetime.now(dt.UTC)
         try:
