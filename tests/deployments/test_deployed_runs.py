@@ -18,7 +18,8 @@ from mlflow import MlflowClient
 from tests.deployments.conftest import RUN_DEADLINE_S, PrefectStack, Stores
 from tests.flows.conftest import experiment
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# One Prefect server, setup.sh and worker for the module: keep its tests on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("prefect_stack")]
 
 
 def write_config(folder: Path, name: str, symbol: str) -> Path:
