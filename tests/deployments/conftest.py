@@ -196,7 +196,7 @@ def worker(
     assert init.returncode == 0, init.stdout + init.stderr
     with (deployed.logs / "worker.log").open("w") as log:
         process = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "2"],
+            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "3"],
             cwd=where,
             env=env,
             stdout=log,
