@@ -2,7 +2,7 @@
 
 from pipeline.store.bar_store import BarStore, UpsertResult
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
-from pipeline.store.database import create_database, dispose_all, get_engine, upgrade
+from pipeline.store.database import create_database, dispose_all, get_engine, quiet_aborted_pipeline_noise, upgrade
 
 __all__ = [
     "OHLCV_COLUMNS",
@@ -13,5 +13,6 @@ __all__ = [
     "create_database",
     "dispose_all",
     "get_engine",
+    "quiet_aborted_pipeline_noise",
     "upgrade",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -48,6 +49,25 @@ def upgrade(engine: Engine) -> None:
         ) from exc
 
 
+class _AbortedPipelineNoise(logging.Filter):
+    """Drop psycopg's "error ignored terminating <Pipeline>: pipeline aborted" warning.
+
+    psycopg logs it only while another exception is already leaving the pipeline block (it keeps that one),
+    so it never carries news; MLflow's SQL store triggers it on every duplicate-key insert it handles itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "error ignored terminating %r: %s" and "pipeline aborted" in record.getMessage())
+
+
+_ABORTED_PIPELINE_NOISE = _AbortedPipelineNoise()
+
+
+def quiet_aborted_pipeline_noise() -> None:
+    """Keep psycopg's redundant "pipeline aborted" warning out of logs (idempotent)."""
+    logging.getLogger("psycopg").addFilter(_ABORTED_PIPELINE_NOISE)
+
+
 def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -70,6 +90,7 @@ def get_engine(url: str | None = None) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _on_sqlite_connect)
         else:
+            quiet_aborted_pipeline_noise()
             engine = create_engine(url, pool_pre_ping=True)
         upgrade(engine)
         _engines[url] = engine

@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
+from pipeline.store.database import quiet_aborted_pipeline_noise
 
 DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
 SCHEMA_LOCK_TIMEOUT_S = 300.0
@@ -115,6 +116,8 @@ def configure_mlflow(tracking_uri: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if is_database_uri(uri):
+        if _scheme(uri) == "postgresql":
+            quiet_aborted_pipeline_noise()
         ensure_schema(uri)
     return printable_uri(uri)
 
