@@ -7,10 +7,12 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from pipeline.errors import StoreError
 from pipeline.store import BarStore
+from pipeline.store.database import MIGRATIONS
 from tests.stubs import random_walk_bars, sample_bars
 
 
@@ -174,7 +176,8 @@ def test_migrations_when_optuna_shares_the_database_keep_separate_histories(db_u
     tables = set(inspect(store.engine).get_table_names())
     assert "quantgate_alembic_version" in tables
     with store.engine.connect() as conn:
-        assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == "0001"
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == head
 
 
 def test_upsert_when_the_database_goes_away_raises_store_unavailable_which_tasks_retry() -> None:
@@ -189,4 +192,3 @@ def test_upsert_when_the_database_goes_away_raises_store_unavailable_which_tasks
         BarStore(engine=store.engine).upsert(random_walk_bars(5), source="sample", symbol="OUT", timeframe="1d")
     assert "\n" not in str(err.value)
     store.engine.dispose()
-
