@@ -187,7 +187,10 @@ def ingest(
     Raises
     ------
     SourceError
-        A permanent source failure; chunks before it stay committed, the failing one wrote nothing.
+        A permanent source failure, or the ingestion deadline (``QUANTGATE_INGEST_DEADLINE``) passed;
+        chunks before it stay committed, the failing one wrote nothing, and a rerun resumes.
+    StoreError
+        A bar was refused (±Inf, missing price) or the database failed (``StoreUnavailable``: an outage).
     """
     bar_length(timeframe)  # validates the timeframe
     source = get_source(source_name)
