@@ -344,6 +344,27 @@ class PageCounter:
             )
 
 
+def read_body(response: Any, until: float, budget: float) -> bytes:
+    """The whole body of a streamed urllib3 response, read segment by segment up to ``until``.
+
+    ``read1`` returns what one socket read brings, so a server trickling bytes is cut off at the
+    deadline instead of holding the read open; the body is also capped at ``QUANTGATE_MAX_BODY_MB``.
+    """
+    body = bytearray()
+    limit = max_body_bytes()
+    while True:
+        if time.monotonic() > until:
+            response.close()
+            raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)")
+        chunk = response.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            response.close()
+            raise Permanent(f"response body larger than {limit >> 20} MB (QUANTGATE_MAX_BODY_MB)")
+
+
 class _DeadlineStream:
     """A network stream whose every read and write is bounded by an absolute deadline."""
 

@@ -16,6 +16,7 @@ import time
 
 import pandas as pd
 import requests
+import urllib3
 
 from pipeline.sources import symbols
 from pipeline.sources._common import (
@@ -28,8 +29,8 @@ from pipeline.sources._common import (
     fail,
     frame_from_rows,
     http_timeout,
-    max_body_bytes,
     parse_retry_after,
+    read_body,
     request_budget,
     retrying,
 )
@@ -54,16 +55,12 @@ class _Session(requests.Session):
         kwargs["timeout"] = (min(10.0, http_timeout(), budget), min(http_timeout(), budget))
         kwargs["stream"] = True
         response = super().request(method, url, **kwargs)
-        body = bytearray()
-        for chunk in response.iter_content(64 * 1024):
-            body += chunk
-            if time.monotonic() > until:
-                response.close()
-                raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)")
-            if len(body) > max_body_bytes():
-                response.close()
-                raise Permanent("response body larger than the QUANTGATE_MAX_BODY_MB cap")
-        response._content = bytes(body)  # what requests itself stores once a streamed body is read
+        try:
+            response._content = read_body(response.raw, until, budget)  # what requests stores once a body is read
+        except urllib3.exceptions.TimeoutError:
+            raise requests.Timeout("read timed out") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # truncated body, reset
+            raise requests.ConnectionError(exc.__class__.__name__) from None
         return response
 
 

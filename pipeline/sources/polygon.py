@@ -19,7 +19,6 @@ import pandas as pd
 from pipeline.sources import symbols
 from pipeline.sources._common import (
     PageCounter,
-    Permanent,
     Transient,
     base_url,
     clip,
@@ -27,8 +26,8 @@ from pipeline.sources._common import (
     fail,
     frame_from_rows,
     http_timeout,
-    max_body_bytes,
     raise_for_transient,
+    read_body,
     redact,
     request_budget,
     retrying,
@@ -76,20 +75,14 @@ class _BoundedPool:
         kwargs["preload_content"] = False
         try:
             response = self._pool.request(method, url, **kwargs)
-            body = bytearray()
-            for chunk in response.stream(64 * 1024):
-                body += chunk
-                if time.monotonic() > until:
-                    raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)")
-                if len(body) > max_body_bytes():
-                    raise Permanent("response body larger than the QUANTGATE_MAX_BODY_MB cap")
+            body = read_body(response, until, budget)
             response.release_conn()
         except urllib3.exceptions.TimeoutError:
             raise Transient("timeout") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused/reset, truncated body
             raise Transient(exc.__class__.__name__) from None
         raise_for_transient(response.status, {k.lower(): v for k, v in response.headers.items()})
-        return _Answer(response.status, response.headers, bytes(body))
+        return _Answer(response.status, response.headers, body)
 
     def __getattr__(self, name: str):
         return getattr(self._pool, name)

@@ -52,6 +52,23 @@ def test_ingest_when_the_server_trickles_gives_up_at_the_request_deadline(binanc
     assert BarStore().summary().empty
 
 
+@pytest.mark.parametrize("kind", ["trickle", "trickle_headers"])
+@pytest.mark.parametrize("service", ["polygon", "alpaca"])
+def test_client_library_sources_when_the_server_trickles_give_up_at_the_request_deadline(
+    request: pytest.FixtureRequest, short_deadlines, service: str, kind: str
+):
+    fake = request.getfixturevalue(f"{service}_fake")
+    fake.add("AAPL", "1d", sample_bars("AAPL", "2010-01-04", "2010-02-26"))  # one page
+    fake.trickle_interval = 0.3
+    fake.fail(kind, times=10)
+    window = pd.Timestamp("2010-01-04", tz="UTC"), pd.Timestamp("2010-03-01", tz="UTC")
+    with pytest.raises(SourceUnavailable) as err:
+        get_source(service).fetch("AAPL", "1d", *window)
+    message = _one_line(err.value)
+    assert message.startswith(f"{service}: AAPL [2010-01-04, 2010-03-01): gave up after 2 attempts: ")
+    assert message.endswith("no complete answer within 1 s (QUANTGATE_REQUEST_DEADLINE)")
+
+
 def test_ingest_when_the_server_ignores_start_time_stops_at_the_second_page(binance_fake, short_deadlines):
     binance_fake.add("BTCUSDT", "1h", hourly_crypto(n=24 * 60))  # 1440 bars: two pages of 1000
     binance_fake.ignore_start_time = True
