@@ -75,7 +75,11 @@ class GeckoTerminalSource(BarSource):
                         raise fail(self.name, symbol, start, end, f"two different bars at ts={stamp} on two pages")
                     rows[row[0]] = row
                 oldest = min((r[0] for r in page), default=None)
-                if oldest is None or oldest <= start_s or oldest >= before:
+                if oldest is not None and oldest >= before:
+                    stamp = pd.Timestamp(oldest, unit="s", tz="UTC").isoformat()
+                    reason = f"page reaches back only to {stamp}, not before before_timestamp: the server ignores it"
+                    raise fail(self.name, symbol, start, end, reason)
+                if oldest is None or oldest <= start_s:
                     break
                 before = oldest
         try:

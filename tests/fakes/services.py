@@ -256,9 +256,13 @@ class CoinGeckoFake(FakeService):
 
 
 class GeckoTerminalFake(FakeService):
-    """``/networks/{net}/pools/{addr}/ohlcv/{day|hour|minute}``, newest first, ``before_timestamp`` paging."""
+    """``/networks/{net}/pools/{addr}/ohlcv/{day|hour|minute}``, newest first, ``before_timestamp`` paging.
+
+    Misbehaviour: ``ignore_before`` always serves the newest page.
+    """
 
     page_size = 50
+    ignore_before = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -285,7 +289,7 @@ class GeckoTerminalFake(FakeService):
         limit = min(int(request.query.get("limit", 100)), 1000, self.page_size)
         before = request.query.get("before_timestamp")
         part = frame
-        if before is not None:
+        if before is not None and not self.ignore_before:
             part = frame.loc[frame.index < pd.Timestamp(int(before), unit="s", tz="UTC")]
         part = part.iloc[::-1].iloc[:limit]
         rows = [

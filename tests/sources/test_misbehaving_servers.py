@@ -90,6 +90,17 @@ def test_polygon_fetch_when_next_url_never_ends_stops_at_the_page_cap(polygon_fa
     assert len(polygon_fake.data_requests("/v2/aggs")) == 5
 
 
+def test_geckoterminal_fetch_when_the_server_ignores_before_timestamp_stops_in_one_line(geckoterminal_fake, net_env):
+    geckoterminal_fake.add("eth:0xpool", "1h", hourly_crypto(n=200))
+    geckoterminal_fake.ignore_before = True
+    with pytest.raises(SourceError) as err:
+        get_source("geckoterminal").fetch(
+            "eth:0xpool", "1h", pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-07", tz="UTC")
+        )
+    assert "not before before_timestamp: the server ignores it" in _one_line(err.value)
+    assert len(geckoterminal_fake.data_requests("/ohlcv/hour")) == 1  # the newest page is past the window
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
