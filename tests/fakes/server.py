@@ -169,8 +169,7 @@ class FakeService:
                 elif kind in ("trickle", "trickle_headers"):
                     status, headers, body = service.handle(request)
                     head = (
-                        f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
-                        f"Content-Length: {len(body)}\r\n\r\n"
+                        f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                     ).encode()
                     slow = head + body if kind == "trickle_headers" else body
                     try:
