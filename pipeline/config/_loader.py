@@ -35,6 +35,19 @@ MAX_NESTING = 20
 #: Most experiments one file may expand to through ``symbols:``, ``timeframes:`` and ``grid:``.
 MAX_EXPANSION = 256
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+_TYPE_MESSAGES = {
+    "bool_type": "must be true or false, unquoted",
+    "int_type": "must be a whole number",
+    "float_type": "must be a number",
+    "string_type": "must be a string",
+    "finite_number": "must be a finite number",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+}
 
 
 def _short_message(error: dict[str, Any]) -> str:
@@ -54,6 +67,8 @@ def _short_message(error: dict[str, Any]) -> str:
         return f"must be < {ctx.get('lt')}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}"
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind]
     if kind == "value_error":
         return str(ctx.get("error", error.get("msg", "")))
     return str(error.get("msg", kind))
@@ -73,68 +88,101 @@ def format_validation_error(exc: ValidationError, source: str) -> list[str]:
 
 
 class _Refused(yaml.MarkedYAMLError):
-    """A YAML construct experiment files may not use."""
+    """A YAML construct experiment files may not use; ``field`` is the dotted path where it occurs."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None, field: str) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.field = field
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases (no alias bombs) and caps nesting (no RecursionError)."""
+    """SafeLoader that refuses anchors and aliases (no alias bombs) and caps nesting (no RecursionError).
+
+    It keeps the dotted path of the node being composed, so a refusal names the field.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self._depth = 0
+        self._trail: list[str] = []
+
+    @property
+    def field(self) -> str:
+        return ".".join(self._trail) or "(top level)"
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(
-                problem=f"alias *{event.anchor} is not allowed (use extends: to share settings)",
-                problem_mark=event.start_mark,
-            )
+            problem = f"alias *{event.anchor} is not allowed (use extends: to share settings)"
+            raise _Refused(problem, event.start_mark, self.field)
         if getattr(event, "anchor", None) is not None:
-            raise _Refused(
-                problem=f"anchor &{event.anchor} is not allowed (use extends: to share settings)",
-                problem_mark=event.start_mark,
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_NESTING:
-                raise _Refused(problem=f"nested deeper than {MAX_NESTING} levels", problem_mark=event.start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+            problem = f"anchor &{event.anchor} is not allowed (use extends: to share settings)"
+            raise _Refused(problem, event.start_mark, self.field)
+        if len(self._trail) >= MAX_NESTING and isinstance(event, yaml.CollectionStartEvent):
+            raise _Refused(f"nested deeper than {MAX_NESTING} levels", event.start_mark, self.field)
+        return super().compose_node(parent, index)
 
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except (ValueError, OverflowError) as exc:
-            raise _Refused(problem=f"{node.value!r} is not a valid date ({exc})", problem_mark=node.start_mark) from exc
+    def compose_sequence_node(self, anchor: str | None) -> yaml.SequenceNode:
+        start = self.get_event()
+        tag = start.tag if start.tag not in (None, "!") else self.resolve(yaml.SequenceNode, None, start.implicit)
+        node = yaml.SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+        while not self.check_event(yaml.SequenceEndEvent):
+            self._trail.append(str(len(node.value)))
+            try:
+                node.value.append(self.compose_node(node, len(node.value)))
+            finally:
+                self._trail.pop()
+        node.end_mark = self.get_event().end_mark
+        return node
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        start = self.get_event()
+        tag = start.tag if start.tag not in (None, "!") else self.resolve(yaml.MappingNode, None, start.implicit)
+        node = yaml.MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+        while not self.check_event(yaml.MappingEndEvent):
+            self._trail.append("?")
+            try:
+                key = self.compose_node(node, None)
+            finally:
+                self._trail.pop()
+            self._trail.append(str(key.value) if isinstance(key, yaml.ScalarNode) else "?")
+            try:
+                value = self.compose_node(node, key)
+            finally:
+                self._trail.pop()
+            node.value.append((key, value))
+        node.end_mark = self.get_event().end_mark
+        return node
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
-
-
-def _check_keys(node: yaml.Node, path: Path, trail: tuple[str, ...] = ()) -> None:
-    """Refuse duplicate, merge (``<<``) and non-scalar keys, naming the field where they occur."""
+def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tuple[str, ...] = ()) -> None:
+    """Refuse duplicate, merge (``<<``) and non-scalar keys, unknown tags and impossible dates, naming the field."""
+    field = ".".join(trail) or "(top level)"
+    line = node.start_mark.line + 1
+    if node.tag not in _StrictLoader.yaml_constructors or node.tag == _MERGE_TAG:
+        raise ConfigError(f"{path}: {field}: tag {node.tag} is not allowed (line {line})")
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _TIMESTAMP_TAG:
+            try:
+                loader.construct_yaml_timestamp(node)
+            except (ValueError, OverflowError) as exc:
+                raise ConfigError(f"{path}: {field}: {node.value!r} is not a valid date (line {line})") from exc
+        return
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _check_keys(item, path, (*trail, str(index)))
-        return
-    if not isinstance(node, yaml.MappingNode):
+            _check_nodes(loader, item, path, (*trail, str(index)))
         return
     seen: dict[str, int] = {}
     for key_node, value_node in node.value:
-        where = ".".join(trail) or "(top level)"
         line = key_node.start_mark.line + 1
         if key_node.tag == _MERGE_TAG:
-            raise ConfigError(f"{path}: {where}: merge key << is not allowed (line {line}); use extends:")
+            raise ConfigError(f"{path}: {field}: merge key << is not allowed (line {line}); use extends:")
         if not isinstance(key_node, yaml.ScalarNode):
-            raise ConfigError(f"{path}: {where}: keys must be plain names (line {line})")
+            raise ConfigError(f"{path}: {field}: keys must be plain names (line {line})")
         key = str(key_node.value)
-        field = ".".join((*trail, key))
         if key in seen:
-            raise ConfigError(f"{path}: {field}: duplicate key (lines {seen[key]} and {line})")
+            raise ConfigError(f"{path}: {'.'.join((*trail, key))}: duplicate key (lines {seen[key]} and {line})")
         seen[key] = line
-        _check_keys(value_node, path, (*trail, key))
+        _check_nodes(loader, value_node, path, (*trail, key))
 
 
 def _read_text(path: Path) -> str:
@@ -179,8 +227,12 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         node = loader.get_single_node()
         if node is not None:
-            _check_keys(node, path)
+            _check_nodes(loader, node, path)
         raw = loader.construct_document(node) if node is not None else None
+    except _Refused as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: {exc.field}: {exc.problem}{where}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

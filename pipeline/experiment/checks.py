@@ -1,8 +1,11 @@
-"""Checks of an experiment beyond its schema: do the sources and feature groups it names exist?"""
+"""Checks of an experiment beyond its schema: do its sources and feature groups exist and accept their params?"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from pipeline.config import ExperimentConfig
 from pipeline.errors import FeatureError
@@ -22,7 +25,19 @@ def semantic_errors(config: ExperimentConfig, path: str | Path) -> list[str]:
     if config.data.source in config.data.fallback:
         errors.append(f"{path}: data.fallback: must not repeat the primary source {config.data.source!r}")
     try:
-        FeaturePipeline(config.features.groups, params=config.features.params, plugins=config.features.plugins)
+        pipeline = FeaturePipeline(
+            config.features.groups, params=config.features.params, plugins=config.features.plugins
+        )
+        pipeline.compute_raw(_probe_bars())  # parameter values (a window of 0) fail here, before any data is read
     except FeatureError as exc:
         errors.append(f"{path}: features: {exc}")
     return errors
+
+
+def _probe_bars(n: int = 64) -> pd.DataFrame:
+    """A small synthetic daily bar frame to try the feature groups on."""
+    index = pd.date_range("2020-01-01", periods=n, freq="1D", tz="UTC", name="ts")
+    close = 100.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0.0, 0.01, n)))
+    return pd.DataFrame(
+        {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1000.0}, index=index
+    )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import FeatureError
+from pipeline.errors import FeatureError, first_line
 
 GroupFunc = Callable[..., pd.DataFrame]
 Warmup = int | Callable[[Mapping[str, Any]], int]
@@ -98,7 +98,9 @@ class FeatureGroup:
             value = self.warmup(params) if callable(self.warmup) else self.warmup
             value = int(value)
         except Exception as exc:  # any failure of user code becomes a FeatureError
-            raise FeatureError(f"feature group {self.name}: warmup cannot be computed: {_one_line(exc)}") from exc
+            raise FeatureError(
+                f"feature group {self.name}: warmup cannot be computed: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
         if value < 0:
             raise FeatureError(f"feature group {self.name}: warmup must be >= 0, got {value}")
         return value
@@ -125,7 +127,7 @@ class FeatureGroup:
         try:
             out = self.func(bars, **params)
         except Exception as exc:  # any failure of user code becomes a FeatureError
-            raise FeatureError(f"feature group {self.name} failed: {_one_line(exc)}") from exc
+            raise FeatureError(f"feature group {self.name} failed: {type(exc).__name__}: {first_line(exc)}") from exc
         return _validate_output(self.name, out, bars.index)
 
 
@@ -166,11 +168,6 @@ def _own_helpers(func: Callable[..., Any]) -> list[Any]:
         if (inspect.ismodule(obj) or inspect.isfunction(obj)) and _is_user_code(obj):
             helpers.append(obj)
     return helpers
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _json_safe(value: Any, where: str) -> Any:
@@ -314,4 +311,6 @@ def load_plugins(modules: Iterable[str]) -> None:
         except FeatureError:
             raise
         except Exception as exc:  # import errors of user code of any kind
-            raise FeatureError(f"features.plugins: cannot import {module}: {_one_line(exc)}") from exc
+            raise FeatureError(
+                f"features.plugins: cannot import {module}: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc

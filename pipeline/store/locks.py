@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
 from pipeline import settings
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 from pipeline.store.database import get_engine
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -63,7 +63,7 @@ def exclusive(key: str, db_url: str | None = None, timeout_s: float = DEFAULT_TI
             connection.rollback()
             raise StoreError(
                 f"lock {key} on {settings.redact_url(str(engine.url))}: not granted within {timeout_s:.0f} s "
-                f"(another process holds it): {str(exc.orig or exc).splitlines()[0]}"
+                f"(another process holds it): {first_line(exc.orig or exc)}"
             ) from exc
         yield connection
         connection.commit()

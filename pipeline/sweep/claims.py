@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
-from pipeline.errors import StoreError
+from pipeline.errors import StoreError, first_line
 from pipeline.experiment.record import code_version
 from pipeline.store import get_engine
 from pipeline.store.models import SweepClaim
@@ -146,7 +146,7 @@ def _insert(connection: Connection):
 
 def _store_error(what: str, db_url: str | None, exc: Exception) -> StoreError:
     url = settings.redact_url(db_url or settings.db_url())
-    return StoreError(f"{what} in {url}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    return StoreError(f"{what} in {url}: {exc.__class__.__name__}: {first_line(exc)}")
 
 
 def claim_work(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
-from quantgate.cli._common import console, err_console, one_line_errors, quiet_orchestration
+from quantgate.cli._common import console, err_console, one_line_errors, quiet_orchestration, stdout_to_stderr
 
 app = typer.Typer()
 
@@ -66,22 +67,59 @@ def schema(output: Path | None = typer.Option(None, "--output", "-o", help="Writ
         console.print(f"wrote {output}")
 
 
+JSON_HELP = "Print one JSON object per experiment on stdout (keys: config, run_id, gate_passed, failed_rules, metrics, "
+JSON_HELP += "model_version, model_stage); progress and logs go to stderr."
+
+
+def _emit(stream: TextIO, record: dict) -> None:
+    stream.write(json.dumps(record, sort_keys=False, allow_nan=False) + "\n")
+    stream.flush()
+
+
+def _check_semantics(file: Path) -> None:
+    """Refuse a file `quantgate check` would refuse, before Prefect starts or data is touched."""
+    from pipeline.config import load_experiments
+    from pipeline.errors import ConfigError
+    from pipeline.experiment import semantic_errors
+
+    configs = load_experiments(file)
+    if len(configs) != 1:
+        raise ConfigError(f"{file}: expands to {len(configs)} experiments; run it with `quantgate sweep`")
+    problems = semantic_errors(configs[0], file)
+    if problems:
+        raise ConfigError(problems[0], problems)
+
+
 @app.command("run")
 @one_line_errors
 def run(
     file: Path = typer.Argument(..., help="Experiment YAML file."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs and tracebacks."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run one experiment end to end: data, quality, features, train, backtest, gate, MLflow, registry."""
-    from pipeline.config import load_experiment
-
-    load_experiment(file)  # fail fast, before Prefect starts, on a bad file
+    _check_semantics(file)  # fail fast, before Prefect starts, on a bad file
     quiet_orchestration(verbose)
-    from flows.experiment import experiment_flow
-    from quantgate.cli.summary import print_outcome
+    if not as_json:
+        from flows.experiment import experiment_flow
+        from quantgate.cli.summary import print_outcome
 
-    outcome = experiment_flow(str(file))
-    print_outcome(outcome)
+        print_outcome(experiment_flow(str(file)))
+        return
+    with stdout_to_stderr() as out:
+        from flows.experiment import experiment_flow
+        from pipeline.config import load_experiment
+        from pipeline.errors import PlatformError
+        from quantgate.cli.summary import failed_record, outcome_record
+
+        quiet_orchestration(verbose)  # Prefect is imported now: quiet the handlers it installed
+        try:
+            outcome = experiment_flow(str(file))
+        except PlatformError as exc:
+            config = load_experiment(file)
+            _emit(out, failed_record(str(file), config.name, config.expansion, " ".join(str(exc).split())))
+            raise
+        _emit(out, outcome_record(outcome))
 
 
 @app.command("sweep")
@@ -90,9 +128,16 @@ def sweep(
     folder: Path = typer.Argument(..., help="Folder of experiment YAMLs (searched recursively)."),
     parallel: int = typer.Option(1, "--parallel", "-p", min=1, help="Experiments at a time on this machine."),
     force: bool = typer.Option(False, "--force", help="Rerun configs that already have a finished run."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect and MLflow logs and tracebacks."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run every experiment in a folder; skips configs already run on the same data and code."""
+    if as_json:
+        with stdout_to_stderr() as out:
+            failed = _sweep_json(folder, parallel, force, verbose, out)
+        if failed:
+            raise typer.Exit(1)
+        return
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -143,6 +188,47 @@ def sweep(
     print_leaderboard(outcome.leaderboard)
     if outcome.count("failed") or outcome.bad_files:
         raise typer.Exit(1)
+
+
+def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: TextIO) -> bool:
+    """Run a sweep printing one JSON object per experiment to ``out`` as each ends; True if any failed."""
+    from pipeline.sweep import discover
+
+    plan = discover(folder)
+    for line in plan.errors:
+        err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
+    if not plan.items:
+        err_console.print(f"no experiments to run in {folder}", highlight=False)
+        return bool(plan.errors)
+    quiet_orchestration(verbose)
+    from flows.sweep import ItemResult, run_sweep
+    from quantgate.cli.summary import failed_record, finished_run_record, outcome_record
+
+    quiet_orchestration(verbose)
+    items = {item.label: item for item in plan.items}
+
+    def on_result(result: ItemResult) -> None:
+        item = items.get(result.label)
+        config = str(item.path) if item is not None else result.label
+        name = item.config.name if item is not None else None
+        expansion = dict(item.config.expansion) if item is not None else {}
+        if result.outcome is not None:
+            record = outcome_record(result.outcome, result.status)
+        elif result.status == "skipped" and result.run_id:
+            record = finished_run_record(config, name or "", expansion, result.run_id)
+        elif result.status == "skipped":
+            record = failed_record(config, name, expansion, result.note or "claimed by another sweep", "skipped")
+        else:
+            record = failed_record(config, name, expansion, result.error or "failed")
+        _emit(out, record)
+
+    outcome = run_sweep(str(folder), parallel=parallel, force=force, on_result=on_result)
+    err_console.print(
+        f"sweep {outcome.family}: {outcome.count('completed')} run, {outcome.count('skipped')} skipped, "
+        f"{outcome.count('failed')} failed, {len(outcome.bad_files)} bad file(s); MLflow run {outcome.run_id}",
+        highlight=False,
+    )
+    return bool(outcome.count("failed") or outcome.bad_files)
 
 
 @app.command("leaderboard")

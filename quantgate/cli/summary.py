@@ -121,3 +121,87 @@ def print_leaderboard(board) -> None:
             row.run_id[:8],
         )
     console.print(table)
+
+
+def _number(value: object) -> float | int | None:
+    """A JSON-safe number: NaN and infinities become null."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def outcome_record(outcome: ExperimentOutcome, status: str = "completed") -> dict[str, object]:
+    """The ``--json`` object of a finished experiment.
+
+    Keys: ``config``, ``run_id``, ``gate_passed``, ``failed_rules`` (rule names), ``metrics`` (name to value,
+    null when not finite), ``model_version`` and ``model_stage`` (null when none), plus ``name``,
+    ``expansion`` and ``status``.
+    """
+    return {
+        "config": outcome.config_path,
+        "name": outcome.name,
+        "expansion": dict(outcome.expansion),
+        "status": status,
+        "run_id": outcome.run_id,
+        "gate_passed": bool(outcome.gate_passed),
+        "failed_rules": [rule.name for rule in outcome.failed_rules],
+        "metrics": {name: _number(value) for name, value in sorted(outcome.metrics.items())},
+        "model_version": outcome.model_version,
+        "model_stage": outcome.model_stage,
+    }
+
+
+def failed_record(
+    config: str, name: str | None, expansion: dict, error: str, status: str = "failed"
+) -> dict[str, object]:
+    """The ``--json`` object of an experiment without a verdict of its own: it failed (``error`` says why)
+    or, with ``status="skipped"``, another sweep holds it (``error`` is the note)."""
+    return {
+        "config": config,
+        "name": name,
+        "expansion": dict(expansion),
+        "status": status,
+        "run_id": None,
+        "gate_passed": False,
+        "failed_rules": [],
+        "metrics": {},
+        "model_version": None,
+        "model_stage": None,
+        "error" if status == "failed" else "note": error,
+    }
+
+
+def finished_run_record(config: str, name: str, expansion: dict, run_id: str) -> dict[str, object]:
+    """The ``--json`` object of an experiment a sweep skipped, read back from its finished MLflow run."""
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.registry import get_version
+    from pipeline.tracking import tags as tag
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    tags = run.data.tags
+    rule_prefix = tag.gate_rule("")
+    failed = sorted(
+        key.removeprefix(rule_prefix)
+        for key, value in tags.items()
+        if key.startswith(rule_prefix) and value.strip().lower() == tag.bool_text(False)
+    )
+    version = stage = None
+    found = client.search_model_versions(f"run_id = '{run_id}'")
+    if found:
+        latest = max(found, key=lambda v: int(v.version))
+        info = get_version(latest.name, latest.version)
+        version, stage = info.version, info.stage
+    return {
+        "config": config,
+        "name": name,
+        "expansion": dict(expansion),
+        "status": "skipped",
+        "run_id": run_id,
+        "gate_passed": tags.get(tag.GATE_PASSED, "").strip().lower() == tag.bool_text(True),
+        "failed_rules": failed,
+        "metrics": {key: _number(value) for key, value in sorted(run.data.metrics.items())},
+        "model_version": version,
+        "model_stage": stage,
+    }
