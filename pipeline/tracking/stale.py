@@ -216,5 +216,5 @@ def reap_stale_runs(timeout: dt.timedelta | None = None) -> list[ReapedRun]:
     except MlflowException as exc:
         raise TrackingError(f"reap stale MLflow runs: {first_line(exc)}") from exc
     for run in reaped:
-        logger.warning("marked stale MLflow run %s KILLED: %s", run.run_id, run.reason)
+        logger.info("marked stale MLflow run %s KILLED: %s", run.run_id, run.reason)
     return reaped
