@@ -159,4 +159,5 @@ def test_run_when_a_stage_fails_prints_one_line_and_tracebacks_only_when_verbose
     loud = quantgate("run", "--verbose", str(path), env=env)
     assert loud.returncode == 1
     assert "Traceback" in loud.stderr
-    assert loud.stderr.strip().splitlines()[-1].startswith("error: ")
+    errors = [line for line in loud.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "sample: unknown symbol NOPE" in errors[0], errors
