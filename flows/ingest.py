@@ -43,7 +43,7 @@ def gapfill_flow(
     db_url: str | None = None,
 ) -> list[dict]:
     """Fill holes of ``primary`` over the last ``lookback_days`` from each fallback in turn."""
-    end = pd.Timestamp.now(tz="UTC").floor(bar_length(timeframe)) - bar_length(timeframe)
+    end = pd.Timestamp.now(tz="UTC").floor(bar_length(timeframe))  # exclusive: the forming bar is left out
     start = end - pd.Timedelta(days=lookback_days)
     reports: list[dict] = []
     sources = [primary]
@@ -84,7 +84,7 @@ def collect_flow(
     if mode != "poll":
         raise ValueError(f"collect: mode must be 'poll' or 'stream', not {mode!r}")
     length = bar_length(timeframe)
-    end = pd.Timestamp.now(tz="UTC").floor(length)
+    end = pd.Timestamp.now(tz="UTC").floor(length) + length  # exclusive: the forming bar is included
     start = end - lookback_bars * length
     return [
         ingest_window(source, symbol, timeframe, start.isoformat(), end.isoformat(), db_url=db_url)

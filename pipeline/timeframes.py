@@ -59,30 +59,33 @@ def expected_grid(
     asset_class: AssetClass,
     calendar: str = EQUITY_CALENDAR,
 ) -> pd.DatetimeIndex:
-    """Bar open times (UTC) a complete series would have between start and end, inclusive.
+    """Bar open times (UTC) a complete series would have in the half-open window ``[start, end)``.
 
-    Daily equity bars are stamped at midnight UTC of the session date; intraday equity bars at the
-    open of each bar inside regular sessions.
+    ``start`` and ``end`` are instants (see :mod:`pipeline.window`; parse user-facing bounds with
+    ``Window.parse`` first). Daily equity bars are stamped at midnight UTC of the session date;
+    intraday equity bars at the open of each bar inside regular sessions; crypto has every bar.
     """
-    start = pd.Timestamp(start)
-    end = pd.Timestamp(end)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    from pipeline.window import utc
+
+    start, end = utc(start), utc(end)
     length = bar_length(timeframe)
+    if end <= start:
+        return pd.DatetimeIndex([], tz="UTC", name="ts")
     if asset_class == "crypto":
-        first = start.ceil(length) if timeframe != "1d" else start.normalize()
-        return pd.date_range(first, end, freq=length, name="ts")
+        first = start.ceil(length) if timeframe != "1d" else start.ceil("D")
+        return pd.date_range(first, end, freq=length, name="ts", inclusive="left")
     cal = _calendar(calendar)
     lo = max(start.normalize().tz_localize(None), cal.first_session)
-    hi = min(end.normalize().tz_localize(None), cal.last_session)
+    hi = min((end - pd.Timedelta(microseconds=1)).normalize().tz_localize(None), cal.last_session)
     if lo > hi:
         return pd.DatetimeIndex([], tz="UTC", name="ts")
     sessions = cal.sessions_in_range(lo, hi)
     if timeframe == "1d":
-        return pd.DatetimeIndex(sessions.tz_localize("UTC") if sessions.tz is None else sessions, name="ts")
+        grid = pd.DatetimeIndex(sessions.tz_localize("UTC") if sessions.tz is None else sessions, name="ts")
+        return pd.DatetimeIndex(grid[(grid >= start) & (grid < end)], name="ts")
     opens = cal.schedule.loc[sessions, "open"]
     closes = cal.schedule.loc[sessions, "close"]
     stamps = [pd.date_range(o, c, freq=length, inclusive="left") for o, c in zip(opens, closes, strict=True)]
     grid = stamps[0].append(stamps[1:]) if stamps else pd.DatetimeIndex([], tz="UTC")
     grid = grid.tz_convert("UTC") if grid.tz is not None else grid.tz_localize("UTC")
-    return pd.DatetimeIndex(grid[(grid >= start) & (grid <= end)], name="ts")
+    return pd.DatetimeIndex(grid[(grid >= start) & (grid < end)], name="ts")

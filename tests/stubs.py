@@ -30,5 +30,7 @@ def random_walk_bars(
 def sample_bars(symbol: str = "AAPL", start: str = "2005-01-01", end: str = "2012-12-31") -> pd.DataFrame:
     """Real daily bars from the embedded sample source."""
     from pipeline.sources import get_source
+    from pipeline.window import Window
 
-    return get_source("sample").fetch(symbol, "1d", pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"))
+    window = Window.parse(start, end)  # a date-only end includes its day
+    return get_source("sample").fetch(symbol, "1d", window.start, window.end)

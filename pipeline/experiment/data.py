@@ -11,6 +11,7 @@ from pipeline.errors import SourceError, StoreError
 from pipeline.sources import source_asset_class
 from pipeline.store import BarStore
 from pipeline.timeframes import AssetClass, bars_per_year
+from pipeline.window import Window
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class ExperimentBars:
     def window(self) -> str:
         if self.bars.empty:
             return "(no bars)"
-        return f"{self.bars.index[0]:%Y-%m-%d} .. {self.bars.index[-1]:%Y-%m-%d} ({len(self.bars)} bars)"
+        first, last = self.bars.index[0], self.bars.index[-1]
+        daily = first == first.normalize() and last == last.normalize()
+        shape = "%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"
+        return f"{first.strftime(shape)} .. {last.strftime(shape)} ({len(self.bars)} bars)"
 
 
 def asset_class_of(data: DataConfig) -> AssetClass:
@@ -39,17 +43,23 @@ def asset_class_of(data: DataConfig) -> AssetClass:
         raise SourceError(f"data.source: unknown data source {data.source!r}") from exc
 
 
+def experiment_window(data: DataConfig) -> Window:
+    """The experiment's half-open UTC window: ``data.start`` 00:00 to the day after ``data.end`` (exclusive)."""
+    return Window.parse(data.start, data.end)
+
+
 def load_experiment_bars(data: DataConfig, store: BarStore | None = None) -> ExperimentBars:
     """Ingest missing bars for the window (primary, then fallbacks), then read them back merged by priority."""
     from pipeline.ingest import ensure_bars
 
     store = store or BarStore()
+    window = experiment_window(data)
     report = ensure_bars(data, store=store)
     ingested = report.written if report is not None else 0
-    bars = store.load(data.symbol, data.timeframe, data.start, data.end, sources=[data.source, *data.fallback])
+    bars = store.load(data.symbol, data.timeframe, window.start, window.end, sources=[data.source, *data.fallback])
     if bars.empty:
         raise StoreError(
-            f"no bars for {data.symbol} {data.timeframe} {data.start}..{data.end} from {data.source}"
+            f"no bars for {data.symbol} {data.timeframe} {window} from {data.source}"
             + (f" or {', '.join(data.fallback)}" if data.fallback else "")
         )
     asset_class = asset_class_of(data)

@@ -7,7 +7,6 @@ stores what it gets under that source's name, so provenance shows which bar came
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,8 +17,7 @@ from pipeline.errors import SourceError
 from pipeline.sources import get_source, source_asset_class
 from pipeline.store import BarStore
 from pipeline.timeframes import AssetClass, bar_length, expected_grid
-
-TimeLike = dt.date | dt.datetime | str | pd.Timestamp
+from pipeline.window import TimeLike, end_of, start_of
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,11 @@ class GapFillReport:
 
 
 def _utc(value: TimeLike | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return None if value is None else start_of(value)
+
+
+def _end(value: TimeLike | None) -> pd.Timestamp | None:
+    return None if value is None else end_of(value)
 
 
 def _sources(source: str | Sequence[str] | None) -> list[str] | None:
@@ -137,7 +136,8 @@ def find_gaps(
     source
         Only bars from this source (or these sources) count as present; None counts every source.
     start, end
-        Window to check (inclusive); default: first and last stored bar of the series.
+        Half-open window ``[start, end)`` to check (:mod:`pipeline.window`); default: from the first to
+        the last stored bar of the series, both included.
     asset_class
         Calendar to use; default: the asset class of the source(s).
 
@@ -147,9 +147,9 @@ def find_gaps(
         Ascending; empty when the series is complete (or nothing is stored and no window is given).
     """
     names = _sources(source)
-    bars = store.load(symbol, timeframe, _utc(start), _utc(end), sources=names)
+    bars = store.load(symbol, timeframe, _utc(start), _end(end), sources=names)
     lo = _utc(start) if start is not None else (bars.index[0] if not bars.empty else None)
-    hi = _utc(end) if end is not None else (bars.index[-1] if not bars.empty else None)
+    hi = _end(end) if end is not None else (bars.index[-1] + bar_length(timeframe) if not bars.empty else None)
     if lo is None or hi is None:
         return []
     cls = _asset_class(store, symbol, names, asset_class)
@@ -174,7 +174,7 @@ def volume_coverage(
     """
     summary = store.summary(symbol)
     summary = summary[summary["timeframe"] == timeframe]
-    frames = {name: store.load(symbol, timeframe, _utc(start), _utc(end), sources=[name]) for name in summary["source"]}
+    frames = {name: store.load(symbol, timeframe, _utc(start), _end(end), sources=[name]) for name in summary["source"]}
     rows = []
     totals = {name: float(f["volume"].sum()) for name, f in frames.items() if not f.empty}
     reference = max(totals, key=totals.get) if totals else None
@@ -239,11 +239,11 @@ def fill_gaps(
     )
     if not primary:
         raise SourceError(f"{symbol} {timeframe}: nothing stored to fill; ingest a primary source first")
-    held = store.load(symbol, timeframe, _utc(start), _utc(end), sources=primary)
+    held = store.load(symbol, timeframe, _utc(start), _end(end), sources=primary)
     if held.empty and (start is None or end is None):
         raise SourceError(f"{symbol} {timeframe}: no bars from {', '.join(primary)}; give --start and --end")
     lo = _utc(start) if start is not None else held.index[0]
-    hi = _utc(end) if end is not None else held.index[-1]
+    hi = _end(end) if end is not None else held.index[-1] + bar_length(timeframe)
     cls = _asset_class(store, symbol, primary, asset_class)
     both = [*primary, from_source]
     gaps = find_gaps(store, symbol, timeframe, source=both, start=lo, end=hi, asset_class=cls)
@@ -252,9 +252,9 @@ def fill_gaps(
         fetcher = get_source(from_source)
         length = bar_length(timeframe)
         for gap in gaps:
-            window_end = gap.end + length - pd.Timedelta(microseconds=1)
+            window_end = gap.end + length
             bars = fetcher.fetch(symbol, timeframe, gap.start, window_end)
-            wanted = expected_grid(timeframe, gap.start, gap.end, cls)
+            wanted = expected_grid(timeframe, gap.start, window_end, cls)
             bars = bars.loc[bars.index.isin(wanted)]
             report.fetched += len(bars)
             if not bars.empty:

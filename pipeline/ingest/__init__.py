@@ -22,6 +22,7 @@ from pipeline.sources import get_source, source_asset_class
 from pipeline.store import BarStore
 from pipeline.store.models import IngestChunk
 from pipeline.timeframes import bar_length, expected_grid
+from pipeline.window import TimeLike, Window
 
 #: Default chunk length per timeframe (about 1000-5000 bars each).
 DEFAULT_CHUNK: dict[str, pd.Timedelta] = {
@@ -85,40 +86,29 @@ class IngestReport:
 ProgressCallback = Callable[[ChunkResult], None]
 
 
-def _ts(value: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+def resolve_window(start: TimeLike, end: TimeLike) -> Window:
+    """The half-open UTC window ``[start, end)`` (:class:`pipeline.window.Window`; a date-only ``end``
+    covers its whole day).
 
-
-def _is_date_only(value: object) -> bool:
-    if isinstance(value, dt.datetime | pd.Timestamp):
-        return False
-    if isinstance(value, dt.date):
-        return True
-    return isinstance(value, str) and len(value.strip()) == 10
-
-
-def resolve_window(
-    start: dt.date | dt.datetime | str | pd.Timestamp,
-    end: dt.date | dt.datetime | str | pd.Timestamp,
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """UTC ``(start, end)``, both inclusive; a date-only ``end`` covers its whole day."""
-    lo, hi = _ts(start), _ts(end)
-    if _is_date_only(end):
-        hi = hi + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-    if hi < lo:
-        raise SourceError(f"empty window {lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M}: end is before start")
-    return lo, hi
+    Raises
+    ------
+    SourceError
+        When a bound is not a time or the window is empty.
+    """
+    try:
+        return Window.parse(start, end)
+    except ValueError as exc:
+        raise SourceError(f"window {start}..{end}: {exc}") from None
 
 
 def plan_chunks(start: pd.Timestamp, end: pd.Timestamp, chunk: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Inclusive ``(start, end)`` windows covering ``start..end``, cut at multiples of ``chunk``."""
+    """Half-open ``[start, end)`` windows covering ``[start, end)``, cut at multiples of ``chunk``."""
     epoch = pd.Timestamp(0, tz="UTC")
     out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     cursor = start
-    while cursor <= end:
+    while cursor < end:
         boundary = epoch + ((cursor - epoch) // chunk + 1) * chunk
-        hi = min(boundary - pd.Timedelta(microseconds=1), end)
+        hi = min(boundary, end)
         out.append((cursor, hi))
         cursor = boundary
     return out
@@ -160,8 +150,8 @@ def ingest(
     source_name: str,
     symbol: str,
     timeframe: str,
-    start: dt.date | dt.datetime | str | pd.Timestamp,
-    end: dt.date | dt.datetime | str | pd.Timestamp,
+    start: TimeLike,
+    end: TimeLike,
     store: BarStore | None = None,
     chunk: pd.Timedelta | dt.timedelta | str | None = None,
     progress: ProgressCallback | None = None,
@@ -177,7 +167,8 @@ def ingest(
     symbol, timeframe
         The series in quantgate notation.
     start, end
-        Inclusive window; a date-only ``end`` covers its whole day.
+        The half-open window ``[start, end)`` (:mod:`pipeline.window`); a date-only ``end`` covers its
+        whole day.
     store
         Target store (default: ``QUANTGATE_DB_URL``).
     chunk
@@ -200,7 +191,8 @@ def ingest(
     bar_length(timeframe)  # validates the timeframe
     source = get_source(source_name)
     store = store or BarStore()
-    lo, hi = resolve_window(start, end)
+    window = resolve_window(start, end)
+    lo, hi = window.start, window.end
     length = pd.Timedelta(chunk) if chunk is not None else DEFAULT_CHUNK[timeframe]
     if length < bar_length(timeframe):
         raise SourceError(f"chunk {length} is shorter than one {timeframe} bar")
@@ -215,7 +207,7 @@ def ingest(
             report.chunks_skipped += 1
         else:
             bars = source.fetch(symbol, timeframe, c_lo, c_hi)
-            bars = bars.loc[(bars.index >= c_lo) & (bars.index <= c_hi)]
+            bars = Window(c_lo, c_hi).clip(bars)
             written = store.upsert(bars, source=source_name, symbol=symbol, timeframe=timeframe)
             if c_hi < settled_before:
                 _record(store, source_name, symbol, timeframe, c_lo, c_hi, len(bars))
@@ -256,13 +248,14 @@ def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | No
     store = store or BarStore()
     cfg = data_config
     asset_class = cfg.asset_class or source_asset_class(cfg.source)
-    lo, hi = resolve_window(cfg.start, cfg.end)
+    window = resolve_window(cfg.start, cfg.end)
+    lo, hi = window.start, window.end
     sources = [cfg.source, *cfg.fallback]
     present = store.load(cfg.symbol, cfg.timeframe, lo, hi, sources=sources)
     grid = expected_grid(cfg.timeframe, lo, hi, asset_class)
     if not present.empty and grid.difference(present.index).empty:
         return None
-    report = ingest(cfg.source, cfg.symbol, cfg.timeframe, cfg.start, cfg.end, store=store)
+    report = ingest(cfg.source, cfg.symbol, cfg.timeframe, lo, hi, store=store)
     for fallback in cfg.fallback:
         gaps = find_gaps(store, cfg.symbol, cfg.timeframe, source=sources, start=lo, end=hi, asset_class=asset_class)
         if not gaps:

@@ -106,7 +106,7 @@ class QualityReport:
     asset_class, timeframe : str
         What the bars were validated as.
     start, end : pandas.Timestamp or None
-        The window of the expected grid (None when there were no bars and no window).
+        The half-open window ``[start, end)`` of the expected grid (None when there were no bars and no window).
     rows : int
         Bars validated.
     unchecked_bars : int

@@ -2,8 +2,9 @@
 
 Two frames are validated, so every finding is an expectation result reported the same way:
 
-* the **bars frame**: ``ts, open, high, low, close, volume`` plus ``on_grid`` (whether the open time is
-  one the grid expects);
+* the **bars frame**: ``ts, open, high, low, close, volume`` plus derived columns: ``on_grid`` (whether
+  the open time is one the grid expects), ``finite`` (no ±Inf in the bar) and ``jump_score`` (the robust
+  jump score of the close-to-close log return, :func:`jump_scores`; the suite holds its threshold);
 * the **grid frame**: one row per open time :func:`pipeline.timeframes.expected_grid` expects between
   ``start`` and ``end``, with ``present`` (whether a bar has it).
 
@@ -18,12 +19,14 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataQualityError
 from pipeline.quality.report import ExpectationOutcome, QualityReport, json_safe
 from pipeline.quality.suites import default_suite_name, read_suite_dict, suite_from_dict, suite_path
 from pipeline.timeframes import EQUITY_CALENDAR, AssetClass, bar_length, expected_grid
+from pipeline.window import TimeLike, end_of, start_of
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -32,6 +35,12 @@ if TYPE_CHECKING:
 MAX_LISTED = 20
 #: How many offending rows each expectation outcome carries.
 MAX_EXAMPLES = 5
+
+#: Defaults of the robust jump check when the suite's ``jump_score`` expectation gives no ``meta``.
+JUMP_WINDOW = 50
+JUMP_MIN_SCALE = 1e-3
+#: Columns validate_bars derives for the suite; not shown in example rows.
+DERIVED_COLUMNS: tuple[str, ...] = ("on_grid", "finite", "jump_score")
 
 BARS_FRAME = "bars"
 GRID_FRAME = "grid"
@@ -46,8 +55,8 @@ def validate_bars(
     *,
     asset_class: AssetClass,
     timeframe: str,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
     suite: str | Path | None = None,
     min_rows: int | None = None,
     min_coverage: float = 1.0,
@@ -63,9 +72,10 @@ def validate_bars(
         Picks the default suite and the grid (XNYS sessions, or every bar).
     timeframe : str
         One of ``1m 5m 15m 1h 4h 1d``.
-    start, end : pandas.Timestamp or str, optional
-        Window of the expected grid, inclusive (naive means UTC). Default: the first and last bar,
-        normalised to midnight for ``1d``. Bars outside the window count as off the grid.
+    start, end : pandas.Timestamp, datetime.date or str, optional
+        Half-open window ``[start, end)`` of the expected grid (:mod:`pipeline.window`: naive means UTC,
+        a date-only ``end`` covers its whole day). Default: from the first bar's open to the last bar's
+        close, normalised to midnight for ``1d``. Bars outside the window count as off the grid.
     suite : str or pathlib.Path, optional
         Suite name in the expectations folder, or a path to a JSON suite. Default: ``ohlcv_equity`` or
         ``ohlcv_crypto`` from ``asset_class``.
@@ -107,6 +117,9 @@ def validate_bars(
     checkable, notes = _calendar_scope(frame["ts"], asset_class, window_start, window_end)
     on_grid = frame["ts"].isin(grid).to_numpy() | ~checkable
     frame["on_grid"] = on_grid
+    frame["finite"] = _finite(frame)
+    window, min_scale = _jump_parameters(document)
+    frame["jump_score"] = jump_scores(frame["close"], window=window, min_scale=min_scale)
     present = grid.isin(frame["ts"].dropna())
     grid_frame = pd.DataFrame({"ts": grid, "present": present})
     if frame.empty:
@@ -137,6 +150,49 @@ def validate_bars(
     )
 
 
+def _finite(frame: pd.DataFrame) -> np.ndarray:
+    """Per bar: no ±Inf in any OHLCV column (NaN is left to the not-null checks)."""
+    columns = [column for column in OHLCV_COLUMNS if column in frame.columns]
+    if not columns:
+        return np.ones(len(frame), dtype=bool)
+    values = frame[columns].to_numpy(dtype="float64", na_value=np.nan)
+    return ~np.isinf(values).any(axis=1)
+
+
+def _jump_parameters(document: dict[str, Any]) -> tuple[int, float]:
+    """``meta.window`` and ``meta.min_scale`` of the suite's ``jump_score`` expectation (defaults otherwise)."""
+    for expectation in document.get("expectations", []):
+        if (expectation.get("kwargs") or {}).get("column") == "jump_score":
+            meta = expectation.get("meta") or {}
+            try:
+                return int(meta.get("window", JUMP_WINDOW)), float(meta.get("min_scale", JUMP_MIN_SCALE))
+            except (TypeError, ValueError):
+                raise DataQualityError(
+                    f"expectation suite {document.get('name')}: jump_score meta.window/min_scale must be numbers"
+                ) from None
+    return JUMP_WINDOW, JUMP_MIN_SCALE
+
+
+def jump_scores(close: pd.Series, *, window: int = 50, min_scale: float = 1e-3) -> np.ndarray:
+    """Robust jump score of each bar's close-to-close log return.
+
+    ``|r - median| / max(1.4826 * MAD, min_scale)`` with the median and the median absolute deviation
+    taken over a centred rolling window of ``window`` returns (at least a quarter of it present), so one
+    bad bar cannot hide itself by inflating the scale. NaN where there is too little history. A 10x one-bar
+    spike (log return ±2.3) scores in the hundreds on any ordinary series.
+    """
+    values = pd.Series(pd.to_numeric(close, errors="coerce"), dtype="float64").reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.log(values.where(values > 0)).diff()
+    returns = returns.replace([np.inf, -np.inf], np.nan).where(np.isfinite(values))
+    min_periods = max(5, window // 4)
+    median = returns.rolling(window, center=True, min_periods=min_periods).median()
+    deviation = (returns - median).abs()
+    mad = deviation.rolling(window, center=True, min_periods=min_periods).median()
+    scale = np.maximum(1.4826 * mad.to_numpy(), min_scale)
+    return (deviation.to_numpy() / scale).astype("float64")
+
+
 def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
     """``bars`` as a frame with a ``ts`` column, positional index and the OHLCV columns it has."""
     if not isinstance(bars, pd.DataFrame):
@@ -161,21 +217,20 @@ def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def _window(
-    ts: pd.Series, timeframe: str, start: pd.Timestamp | str | None, end: pd.Timestamp | str | None
+    ts: pd.Series, timeframe: str, start: TimeLike | None, end: TimeLike | None
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """Window of the grid: the given bounds, or the first/last bar (midnight-normalised for ``1d``)."""
+    """Half-open window ``[start, end)`` of the grid (:mod:`pipeline.window`: a date-only ``end`` covers its
+    whole day); a missing bound falls back to the open of the first bar / the close of the last bar
+    (midnight-normalised for ``1d``)."""
     valid = ts.dropna()
-
-    def bound(given: pd.Timestamp | str | None, fallback: pd.Timestamp | None) -> pd.Timestamp | None:
-        value = pd.Timestamp(given) if given is not None else fallback
-        if value is None:
-            return None
-        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-        return value.normalize() if given is None and timeframe == "1d" else value
-
     first = valid.min() if len(valid) else None
     last = valid.max() if len(valid) else None
-    return bound(start, first), bound(end, last)
+    if timeframe == "1d":
+        first = first.normalize() if first is not None else None
+        last = last.normalize() if last is not None else None
+    lo = start_of(start) if start is not None else first
+    hi = end_of(end) if end is not None else (last + bar_length(timeframe) if last is not None else None)
+    return lo, hi
 
 
 def _calendar_scope(
@@ -197,7 +252,7 @@ def _calendar_scope(
     hi = pd.Timestamp(calendar.last_session).tz_localize(None).tz_localize("UTC") + pd.Timedelta(days=1)
     checkable = ((ts >= lo) & (ts < hi)).to_numpy() | ts.isna().to_numpy()
     notes = []
-    outside_window = (start is not None and start < lo) or (end is not None and end >= hi)
+    outside_window = (start is not None and start < lo) or (end is not None and end > hi)
     if outside_window or not checkable.all():
         notes.append(
             f"the {EQUITY_CALENDAR} calendar covers sessions {lo:%Y-%m-%d}..{hi - pd.Timedelta(days=1):%Y-%m-%d} only "
@@ -312,7 +367,7 @@ def _row(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
         row = frame.iloc[int(index)]
     except (TypeError, ValueError, IndexError):
         return {}
-    shown = [column for column in frame.columns if column != "on_grid"]
+    shown = [column for column in frame.columns if column not in DERIVED_COLUMNS]
     return {column: json_safe(row[column]) for column in shown}
 
 

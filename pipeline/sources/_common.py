@@ -25,6 +25,7 @@ import tenacity
 
 from pipeline.errors import SourceError, SourceUnavailable
 from pipeline.store.canonical import OHLCV_COLUMNS
+from pipeline.window import fmt
 
 T = TypeVar("T")
 
@@ -132,13 +133,8 @@ def redact(text: str, extra: Iterable[str | None] = ()) -> str:
 
 
 def window(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """A window as ``start..end`` in compact ISO form."""
-
-    def fmt(ts: pd.Timestamp) -> str:
-        ts = pd.Timestamp(ts)
-        return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%dT%H:%M}"
-
-    return f"{fmt(start)}..{fmt(end)}"
+    """A half-open window as ``[start, end)`` in compact ISO form."""
+    return f"[{fmt(start)}, {fmt(end)})"
 
 
 def fail(
@@ -258,5 +254,5 @@ def frame_from_rows(
 
 
 def clip(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Rows with ``start <= ts <= end``."""
-    return frame.loc[(frame.index >= start) & (frame.index <= end)]
+    """Rows with ``start <= ts < end`` (the half-open window of :mod:`pipeline.window`)."""
+    return frame.loc[(frame.index >= start) & (frame.index < end)]

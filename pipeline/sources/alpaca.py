@@ -97,7 +97,8 @@ class AlpacaSource(BarSource):
         amount, unit = symbols.alpaca_timeframe(timeframe)
         frame_tf = TimeFrame(amount, TimeFrameUnit(unit))
         # Daily stock bars are stamped midnight New York: widen so they are not cut off.
-        lo, hi = (start, end + pd.Timedelta(hours=6)) if timeframe == "1d" and not crypto else (start, end)
+        last = end - pd.Timedelta(milliseconds=1)  # the API's end is inclusive, ours is not
+        lo, hi = (start, end + pd.Timedelta(hours=6)) if timeframe == "1d" and not crypto else (start, last)
         params = {"symbol_or_symbols": ticker, "timeframe": frame_tf, "start": lo.to_pydatetime(),
                   "end": hi.to_pydatetime()}  # fmt: skip
         try:

@@ -20,8 +20,8 @@ class BarSource(ABC):
     """Fetches bars of one symbol/timeframe/window and returns them in canonical form.
 
     Implementations return a frame indexed by UTC bar-open ``ts`` with float ``open, high, low,
-    close, volume`` columns (``volume`` NaN where the source has none), covering
-    ``start <= ts <= end``. Transient failures are retried inside; permanent ones raise
+    close, volume`` columns (``volume`` NaN where the source has none), covering the half-open
+    window ``start <= ts < end`` (:mod:`pipeline.window`). Transient failures are retried inside; permanent ones raise
     :class:`SourceError` with a one-line message naming source, symbol and window (never a key).
     """
 
@@ -32,7 +32,7 @@ class BarSource(ABC):
 
     @abstractmethod
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Bars with ``start <= ts <= end`` (both UTC)."""
+        """Bars with ``start <= ts < end`` (both UTC instants)."""
 
     def symbols(self) -> list[str] | None:
         """Symbols this source knows, where it can list them cheaply; None when it cannot."""

@@ -72,7 +72,7 @@ class BinanceSource(BarSource):
         from binance.exceptions import BinanceAPIException, BinanceRequestException
 
         try:
-            klines = client.get_historical_klines(pair, interval, start_str=_ms(start), end_str=_ms(end))
+            klines = client.get_historical_klines(pair, interval, start_str=_ms(start), end_str=_ms(end) - 1)
         except BinanceAPIException as exc:
             status = exc.status_code
             if status in (418, 429) or status >= 500:

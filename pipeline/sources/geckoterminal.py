@@ -7,6 +7,8 @@ with ``before_timestamp`` until the window's start is reached.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from pipeline.sources import symbols
@@ -40,7 +42,7 @@ class GeckoTerminalSource(BarSource):
         span, aggregate = symbols.geckoterminal_timeframe(timeframe)
         url = f"{base_url('geckoterminal')}/networks/{network}/pools/{address}/ohlcv/{span}"
         rows: dict[int, tuple] = {}
-        before = int(end.timestamp()) + 1
+        before = math.ceil(end.timestamp())  # before_timestamp is exclusive, like our end
         start_s = int(start.timestamp())
         while True:
             params = {

@@ -97,7 +97,8 @@ class PolygonSource(BarSource):
         from polygon.exceptions import AuthError, BadResponse
 
         # Daily bars are stamped midnight New York: widen the request so they are not cut off.
-        lo, hi = (start - pd.Timedelta(days=1), end + pd.Timedelta(days=1)) if timeframe == "1d" else (start, end)
+        last = end - pd.Timedelta(milliseconds=1)  # the API's end is inclusive, ours is not
+        lo, hi = (start - pd.Timedelta(days=1), end + pd.Timedelta(days=1)) if timeframe == "1d" else (start, last)
         try:
             aggs = list(
                 client.list_aggs(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from pipeline.errors import SourceError
 from pipeline.sources.base import BarSource
+from pipeline.window import Window
 
 SYMBOLS: tuple[str, ...] = ("AAPL", "IBM", "MSFT", "GOOG")
 
@@ -43,13 +44,13 @@ class SampleSource(BarSource):
     asset_class = "equity"
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+        window = str(Window(start, end))
         if symbol not in SYMBOLS:
             raise SourceError(f"sample: unknown symbol {symbol} ({window}); the sample source has {', '.join(SYMBOLS)}")
         if timeframe != "1d":
             raise SourceError(f"sample: {symbol} {timeframe} ({window}): the sample source has daily bars only")
         frame = _adjusted(symbol)
-        return frame.loc[(frame.index >= start) & (frame.index <= end)].copy()
+        return Window(start, end).clip(frame).copy()
 
     def symbols(self) -> list[str]:
         return list(SYMBOLS)

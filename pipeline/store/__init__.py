@@ -2,7 +2,7 @@
 
 from pipeline.store.bar_store import BarStore, UpsertResult
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
-from pipeline.store.database import dispose_all, get_engine, upgrade
+from pipeline.store.database import create_database, dispose_all, get_engine, upgrade
 
 __all__ = [
     "OHLCV_COLUMNS",
@@ -10,6 +10,7 @@ __all__ = [
     "BarStore",
     "UpsertResult",
     "canonicalize",
+    "create_database",
     "dispose_all",
     "get_engine",
     "upgrade",

@@ -16,6 +16,7 @@ from pipeline.errors import StoreError, first_line
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
+from pipeline.window import end_of, start_of
 
 _BATCH_ROWS = 5000
 
@@ -33,13 +34,6 @@ class UpsertResult:
         return self.inserted + self.updated
 
 
-def _utc(value: dt.datetime | dt.date | str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 class BarStore:
     """Canonical OHLCV bars keyed by (source, symbol, timeframe, ts)."""
 
@@ -51,7 +45,8 @@ class BarStore:
         """Insert new bars and update changed ones, all in one transaction.
 
         Re-writing identical bars changes nothing (not even ``ingested_at``); any failure rolls the
-        whole batch back.
+        whole batch back. Bars with a missing price, an infinite value or a duplicate ``ts`` are refused
+        (:class:`StoreError` naming the first such row) and nothing of the batch is stored.
         """
         frame = canonicalize(bars, what=f"{source}:{symbol}:{timeframe}")
         if frame.index.has_duplicates:
@@ -65,12 +60,19 @@ class BarStore:
                 f"{source}:{symbol}:{timeframe}: missing price at ts={frame.index[null_price.to_numpy()][0]}; "
                 "nothing stored"
             )
+        values = frame[list(OHLCV_COLUMNS)].to_numpy()
+        infinite = np.isinf(values)
+        if infinite.any():
+            row, col = (int(i) for i in np.argwhere(infinite)[0])
+            raise StoreError(
+                f"{source}:{symbol}:{timeframe}: non-finite {OHLCV_COLUMNS[col]}={values[row, col]} "
+                f"at ts={frame.index[row]}; nothing stored"
+            )
         now = dt.datetime.now(dt.UTC)
         try:
             with self.engine.begin() as conn:
-                existing = self._read(
-                    conn, [source], symbol, timeframe, frame.index[0], frame.index[-1], with_source=False
-                )
+                first, last = frame.index[0], frame.index[-1]
+                existing = self._read(conn, [source], symbol, timeframe, first, last, with_source=False, end_open=False)
                 existing = existing.reindex(frame.index)
                 known = existing["close"].notna().to_numpy()
                 same = known.copy()
@@ -145,18 +147,16 @@ class BarStore:
         """Bars of one series as a canonical frame with a ``source`` column (provenance).
 
         ``sources`` is a priority list: where two sources hold the same bar, the earlier one wins.
-        ``None`` reads every source, in alphabetical order of source name. ``end`` is inclusive; a
-        date ``end`` covers the whole day.
+        ``None`` reads every source, in alphabetical order of source name. The window is half-open
+        ``[start, end)`` (:mod:`pipeline.window`): a date-only ``end`` covers its whole day, a datetime
+        ``end`` is exclusive; a missing bound is open.
         """
         if isinstance(sources, str):
             sources = [sources]
-        end_ts = _utc(end)
-        if (end_ts is not None and isinstance(end, dt.date) and not isinstance(end, dt.datetime)) or (
-            isinstance(end, str) and len(end) == 10
-        ):
-            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        start_ts = start_of(start) if start is not None else None
+        end_ts = end_of(end) if end is not None else None
         with self.engine.connect() as conn:
-            frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, _utc(start), end_ts)
+            frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, start_ts, end_ts)
         if frame.empty:
             return frame
         order = list(sources) if sources else sorted(frame["source"].unique())
@@ -174,6 +174,7 @@ class BarStore:
         start: pd.Timestamp | None,
         end: pd.Timestamp | None,
         with_source: bool = True,
+        end_open: bool = True,
     ) -> pd.DataFrame:
         clauses = [OhlcvBar.symbol == symbol, OhlcvBar.timeframe == timeframe]
         if sources:
@@ -181,7 +182,8 @@ class BarStore:
         if start is not None:
             clauses.append(OhlcvBar.ts >= start.to_pydatetime())
         if end is not None:
-            clauses.append(OhlcvBar.ts <= end.to_pydatetime())
+            bound = end.to_pydatetime()
+            clauses.append(OhlcvBar.ts < bound if end_open else OhlcvBar.ts <= bound)
         columns = [OhlcvBar.ts, *(getattr(OhlcvBar, c) for c in OHLCV_COLUMNS), OhlcvBar.source]
         rows = conn.execute(select(*columns).where(and_(*clauses)).order_by(OhlcvBar.ts)).all()
         frame = pd.DataFrame(rows, columns=["ts", *OHLCV_COLUMNS, "source"])

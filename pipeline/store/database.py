@@ -76,6 +76,59 @@ def get_engine(url: str | None = None) -> Engine:
         return engine
 
 
+def create_database(url: str) -> bool:
+    """Create the database ``url`` names unless it exists (the schema is not touched).
+
+    PostgreSQL: ``CREATE DATABASE`` through the same server's ``postgres`` database, so the user in
+    ``url`` needs the CREATEDB privilege. SQLite: the file's folder (the file appears on first use).
+
+    Parameters
+    ----------
+    url : str
+        An SQLAlchemy database URL (``postgresql+psycopg://user@host/name`` or ``sqlite:///path``).
+
+    Returns
+    -------
+    bool
+        True when the database was created, False when it already existed.
+
+    Raises
+    ------
+    StoreError
+        If the server cannot be reached, the user may not create databases, or the backend is neither.
+    """
+    shown = settings.redact_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises several types for a malformed URL
+        raise StoreError(f"database URL {shown}: not a valid SQLAlchemy URL") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return False
+        path = Path(parsed.database)
+        existed = path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return not existed
+    if backend != "postgresql":
+        raise StoreError(f"database URL {shown}: only postgresql and sqlite databases can be created")
+    if not parsed.database:
+        raise StoreError(f"database URL {shown}: names no database")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database})
+            if exists.first() is not None:
+                return False
+            conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(parsed.database)}"))
+            return True
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot create database {shown}: {exc.__class__.__name__}: {reason}") from exc
+    finally:
+        admin.dispose()
+
+
 def dispose_all() -> None:
     """Close every cached engine (tests use it between databases)."""
     with _lock:

@@ -8,11 +8,17 @@ from pipeline.tracking import tags as T
 
 
 def completed_run(item: SweepItem, fingerprint: str) -> str | None:
-    """The id of a finished run of this exact (config hash, data fingerprint, code version), if any."""
+    """The id of a finished run of this exact (config hash, data fingerprint, code version), if any.
+
+    A run counts only once its model was published (tag ``registry.version``, ``none`` when gated out):
+    a process killed between the run's end and the registry leaves work to redo.
+    """
+    from mlflow import MlflowClient
+
     from pipeline.tracking import configure_mlflow, find_finished_run
 
     configure_mlflow()
-    return find_finished_run(
+    run_id = find_finished_run(
         item.config.name,
         {
             T.CONFIG_HASH: item.config_hash,
@@ -21,3 +27,6 @@ def completed_run(item: SweepItem, fingerprint: str) -> str | None:
             T.STATUS: T.STATUS_COMPLETED,
         },
     )
+    if run_id is None or T.REGISTRY_VERSION not in MlflowClient().get_run(run_id).data.tags:
+        return None
+    return run_id

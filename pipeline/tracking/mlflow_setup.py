@@ -10,16 +10,26 @@ server decides.
 from __future__ import annotations
 
 import shlex
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
 
 DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
+SCHEMA_LOCK_TIMEOUT_S = 300.0
+_schema_ready: set[str] = set()
+_schema_guard = threading.Lock()
 
 
 def _scheme(uri: str) -> str:
@@ -103,7 +113,99 @@ def configure_mlflow(tracking_uri: str | None = None) -> str:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if is_database_uri(uri):
+        ensure_schema(uri)
     return printable_uri(uri)
+
+
+@contextmanager
+def _schema_lock(uri: str) -> Iterator[None]:
+    """Hold a cross-process lock for MLflow's first-time schema creation on database ``uri``.
+
+    PostgreSQL: an advisory lock in the MLflow database itself (works across hosts). SQLite: an exclusive
+    ``flock`` on ``<database>.init-lock`` next to the file. Other backends: no lock (the retry remains).
+    """
+    scheme = _scheme(uri)
+    if scheme == "postgresql":
+        engine = create_engine(uri, poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("SELECT set_config('lock_timeout', :timeout, true)"),
+                    {"timeout": f"{int(SCHEMA_LOCK_TIMEOUT_S * 1000)}ms"},
+                )
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('quantgate.mlflow-schema'))"))
+                yield
+        finally:
+            engine.dispose()
+        return
+    database = make_url(uri).database if scheme == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the retry in ensure_schema remains
+        fcntl = None
+    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(f"{database}.init-lock", "a") as handle:
+        deadline = time.monotonic() + SCHEMA_LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TrackingError(
+                        f"tracking store {printable_uri(uri)}: another process held {handle.name} for over "
+                        f"{SCHEMA_LOCK_TIMEOUT_S:.0f} s while creating MLflow's tables"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_schema(tracking_uri: str) -> None:
+    """Create MLflow's tables in database ``tracking_uri`` if they are missing, one process at a time.
+
+    MLflow creates its schema when a store first opens a fresh database, and two processes doing so at
+    once collide (``IntegrityError`` on ``alembic_version``). quantgate opens the store once per process
+    under :func:`_schema_lock`, and retries once (for processes that are not quantgate's).
+
+    Parameters
+    ----------
+    tracking_uri : str
+        A database tracking URI.
+
+    Raises
+    ------
+    TrackingError
+        If the store cannot be opened or its schema created.
+    """
+    if tracking_uri in _schema_ready:
+        return
+    with _schema_guard:
+        if tracking_uri in _schema_ready:
+            return
+        try:
+            with _schema_lock(tracking_uri):
+                for attempt in (1, 2):
+                    try:
+                        mlflow.MlflowClient(tracking_uri).search_experiments(max_results=1)
+                        break
+                    except (MlflowException, SQLAlchemyError) as exc:
+                        if attempt == 2:
+                            raise TrackingError(
+                                f"tracking store {printable_uri(tracking_uri)}: cannot open or create MLflow's "
+                                f"tables: {exc.__class__.__name__}: {first_line(exc)}"
+                            ) from exc
+        except SQLAlchemyError as exc:  # the lock's own connection
+            raise TrackingError(
+                f"tracking store {printable_uri(tracking_uri)}: cannot lock for schema creation: "
+                f"{exc.__class__.__name__}: {first_line(exc)}"
+            ) from exc
+        _schema_ready.add(tracking_uri)
 
 
 def experiment_artifact_location(experiment_name: str) -> str:

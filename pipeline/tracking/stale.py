@@ -152,7 +152,7 @@ def reap_stale_runs(timeout: dt.timedelta | None = None) -> list[ReapedRun]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from pipeline.errors import TrackingError
+    from pipeline.errors import TrackingError, first_line
     from pipeline.settings import stale_run_timeout
 
     timeout = timeout or stale_run_timeout()
@@ -191,8 +191,7 @@ def reap_stale_runs(timeout: dt.timedelta | None = None) -> list[ReapedRun]:
             client.set_terminated(run.run_id, status="KILLED")
             reaped.append(run)
     except MlflowException as exc:
-        text = str(exc).strip().splitlines()
-        raise TrackingError(f"reap stale MLflow runs: {text[0] if text else exc.__class__.__name__}") from exc
+        raise TrackingError(f"reap stale MLflow runs: {first_line(exc)}") from exc
     for run in reaped:
         logger.warning("marked stale MLflow run %s KILLED: %s", run.run_id, run.reason)
     return reaped

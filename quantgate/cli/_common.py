@@ -97,6 +97,8 @@ def quiet_orchestration(verbose: bool) -> None:
     Prefect's console handler is raised to CRITICAL, so its ERROR tracebacks of failed tasks and flows stay
     out of the terminal; they still reach the Prefect API's logs. The CLI then prints the one error line.
     """
+    # Prefect's temporary server gets 20 s to start by default; a busy 2-core machine needs more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if verbose:
         return
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -30,7 +30,7 @@ def ingest_command(
     symbol: str = typer.Argument(..., help="Symbol in quantgate notation, e.g. BTCUSDT or AAPL."),
     timeframe: str = typer.Argument(..., help="Timeframe: 1m 5m 15m 1h 4h 1d."),
     start: str = typer.Option(..., "--start", help="First day or timestamp (UTC, inclusive)."),
-    end: str = typer.Option(..., "--end", help="Last day (whole day) or timestamp (UTC, inclusive)."),
+    end: str = typer.Option(..., "--end", help="Last day (whole day included) or timestamp (UTC, exclusive)."),
     chunk_days: float | None = typer.Option(None, "--chunk-days", help="Chunk length in days (default per timeframe)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Re-fetch chunks an earlier run completed."),
 ) -> None:
@@ -63,7 +63,7 @@ def ingest_command(
 
         report = ingest(source, symbol, timeframe, start, end, chunk=chunk, progress=on_chunk, resume=not no_resume)
     console.print(
-        f"{source} {symbol} {timeframe} {_fmt(report.start)}..{_fmt(report.end)}: "
+        f"{source} {symbol} {timeframe} [{_fmt(report.start)}, {_fmt(report.end)}): "
         f"inserted {report.inserted}, updated {report.updated}, unchanged {report.unchanged} "
         f"({report.chunks_done} chunks fetched, {report.chunks_skipped} skipped as already complete)",
         highlight=False,
@@ -78,7 +78,8 @@ def _optional_window(start: str | None, end: str | None) -> tuple[Any, Any]:
         return None, None
     if start is None or end is None:
         raise typer.BadParameter("give both --start and --end, or neither")
-    return resolve_window(start, end)
+    window = resolve_window(start, end)
+    return window.start, window.end
 
 
 @app.command("gaps")

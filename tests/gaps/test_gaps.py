@@ -44,8 +44,8 @@ def test_cli_gaps_and_gapfill_when_binance_has_holes_fill_them_from_alpaca_with_
     # Exactly the missing windows were asked for.
     asked = [(r.query["start"], r.query["end"]) for r in alpaca_fake.data_requests("/bars")]
     assert [(_utc(a), _utc(b)) for a, b in asked] == [
-        (_utc("2024-01-03 05:00"), _utc("2024-01-03 09:59:59.999999")),
-        (_utc("2024-01-07 13:00"), _utc("2024-01-07 13:59:59.999999")),
+        (_utc("2024-01-03 05:00"), _utc("2024-01-03 09:59:59.999")),  # the API end is inclusive
+        (_utc("2024-01-07 13:00"), _utc("2024-01-07 13:59:59.999")),
     ]
     merged = BarStore().load("BTCUSDT", "1h", "2024-01-01", "2024-01-10", sources=["binance", "alpaca"])
     assert len(merged) == 240 and not merged.index.has_duplicates

@@ -60,7 +60,7 @@ def test_ingest_when_killed_half_way_and_rerun_ends_complete_without_duplicates(
     binance_fake.fail("garbage", match="klines", after=5)
     with pytest.raises(SourceError) as err:
         ingest("binance", "BTCUSDT", "1h", START, END, store=store, chunk="2D")
-    assert "binance: BTCUSDT 2024-01-04..2024-01-05T23:59" in str(err.value)
+    assert "binance: BTCUSDT [2024-01-04, 2024-01-06)" in str(err.value)
     assert "\n" not in str(err.value)
     partial = store.load("BTCUSDT", "1h")
     assert partial.index.max() < pd.Timestamp("2024-01-04", tz="UTC")  # the failing chunk wrote nothing
@@ -125,7 +125,7 @@ def test_cli_ingest_when_a_permanent_failure_is_scripted_prints_one_line_and_wri
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.stderr
-    assert "binance: BTCUSDT 2024-01-01..2024-01-10T23:59" in lines[0]
+    assert "binance: BTCUSDT [2024-01-01, 2024-01-11)" in lines[0]
     assert expected in lines[0]
     assert "Traceback" not in result.output
     assert BarStore().summary().empty
@@ -172,7 +172,8 @@ def test_plan_chunks_when_the_window_is_unaligned_cuts_at_chunk_multiples():
         pd.Timestamp("2024-01-01 05:00", tz="UTC"), pd.Timestamp("2024-01-03 23:00", tz="UTC"), pd.Timedelta("1D")
     )
     assert [c[0].strftime("%d %H") for c in chunks] == ["01 05", "02 00", "03 00"]
-    assert chunks[0][1] == pd.Timestamp("2024-01-01 23:59:59.999999", tz="UTC")
+    assert chunks[0][1] == pd.Timestamp("2024-01-02", tz="UTC")  # half-open: each chunk ends where the next starts
+    assert chunks[-1][1] == pd.Timestamp("2024-01-03 23:00", tz="UTC")
 
 
 def test_cli_bars_when_a_series_is_stored_lists_it_and_unknown_sources_fail_cleanly(binance_fake, qg_home):

@@ -57,7 +57,7 @@ def test_summary_line_when_passed_is_one_line(passing: QualityReport) -> None:
     line = passing.summary_line()
 
     assert "\n" not in line
-    assert line.startswith("ohlcv_equity [equity 1d]: PASSED 18/18 expectations")
+    assert line.startswith("ohlcv_equity [equity 1d]: PASSED 20/20 expectations")
     assert "coverage 100.00%" in line
 
 

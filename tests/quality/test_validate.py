@@ -41,7 +41,7 @@ def test_validate_bars_when_real_sample_2005_2012_passes(symbol: str) -> None:
     assert report.present_bars == report.expected_bars > 0
     assert report.missing == () and report.off_grid == ()
     assert report.start == pd.Timestamp("2005-01-03", tz="UTC")
-    assert report.end == pd.Timestamp("2012-12-31", tz="UTC")
+    assert report.end == pd.Timestamp("2013-01-01", tz="UTC")  # half-open: the close of the last bar
 
 
 def test_validate_bars_when_window_predates_calendar_reports_unchecked_bars(aapl_bars: pd.DataFrame) -> None:
@@ -100,6 +100,12 @@ def _weekend_bar(bars: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([bars, extra]).sort_index()
 
 
+def _spike(bars: pd.DataFrame) -> pd.DataFrame:
+    """One bar at ten times its price (internally consistent: high >= open, close >= low)."""
+    bars.loc[TS, ["open", "high", "low", "close"]] *= 10.0
+    return bars
+
+
 CORRUPTIONS = {
     "high below low": (_set("high", lambda row: row["low"] * 0.9), "high_ge_low"),
     "high below close": (_set("high", lambda row: row["close"] * 0.99), "high_ge_close"),
@@ -110,6 +116,9 @@ CORRUPTIONS = {
     "zero price": (_set("low", lambda row: 0.0), "low_positive"),
     "duplicated timestamp": (_duplicate, "ts_unique"),
     "weekend bar": (_weekend_bar, "on_grid"),
+    "infinite close": (_set("close", lambda row: np.inf), "finite"),
+    "infinite volume": (_set("volume", lambda row: -np.inf), "finite"),
+    "ten-fold one-bar spike": (_spike, "no_price_jump"),
 }
 
 
@@ -354,3 +363,38 @@ def test_validate_bars_when_crypto_bar_misaligned_fails_on_grid(hourly_bars: pd.
     assert _failed(report) == {"on_grid", "grid_coverage"}
     assert report.off_grid == (stamps[10],)
     assert report.missing == (hourly_bars.index[10],)
+
+
+@pytest.mark.parametrize(("freq", "timeframe"), [("1h", "1h"), ("1min", "1m"), ("5min", "5m")])
+def test_validate_bars_when_intraday_series_is_hole_free_and_end_is_a_date_passes_on_grid(freq, timeframe) -> None:
+    import datetime as dt
+
+    from tests.stubs import random_walk_bars
+
+    n = int(pd.Timedelta(days=2) / pd.Timedelta(freq))
+    bars = random_walk_bars(n, start="2018-06-29", freq=freq, seed=4)  # 2018-06-29 00:00 .. 2018-06-30 last bar
+
+    report = validate_bars(bars, asset_class="crypto", timeframe=timeframe, start=dt.date(2018, 6, 29),
+                           end=dt.date(2018, 6, 30))  # fmt: skip
+
+    assert report.success, report.summary_line()
+    assert report.expected_bars == report.present_bars == n
+    assert report.end == pd.Timestamp("2018-07-01", tz="UTC")  # a date-only end covers its whole day
+
+
+def test_validate_bars_when_a_spike_is_ten_fold_names_its_row(hourly_bars: pd.DataFrame) -> None:
+    bars = hourly_bars.copy()
+    spike = bars.index[200]
+    bars.loc[spike, ["open", "high", "low", "close"]] *= 10.0
+
+    report = validate_bars(bars, asset_class="crypto", timeframe="1h")
+
+    assert _failed(report) == {"no_price_jump"}
+    outcome = report.outcome("no_price_jump")
+    assert outcome.unexpected_count == 2  # into the spike and back out of it
+    assert outcome.examples[0]["ts"] == spike.isoformat()
+    from pipeline.quality import raise_for_failure
+
+    with pytest.raises(DataQualityError) as err:
+        raise_for_failure(report, "BTCUSDT 1h")
+    assert f"no_price_jump (2 rows, e.g. ts={spike.isoformat()})" in str(err.value)

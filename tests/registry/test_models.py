@@ -182,3 +182,20 @@ def test_promote_when_eight_run_concurrently_leaves_one_production_and_full_hist
     with ThreadPoolExecutor(len(versions)) as pool:
         assert sorted(pool.map(go, versions), key=int) == versions
     assert_one_production_with_ordered_history(name, env.db_url, versions)
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "KILLED"])
+def test_promote_when_the_versions_run_is_not_finished_refuses_even_forced(env: RegistryEnv, status: str) -> None:
+    from pipeline.tracking import start_run
+
+    name = env.model_name()
+    run = start_run("registry-tests", run_name=f"unfinished-{status.lower()}")
+    ref = run.log_xgboost_model(env.booster, env.X)
+    if status != "RUNNING":
+        run.end(status)
+    register_model(run.run_id, name, ref.model_uri, gate_passed=True)
+    with pytest.raises(PromotionRefused, match=rf"{name} version 1: its run {run.run_id} is {status}, not FINISHED"):
+        promote(name, "1", reason="looks good", force=True, db_url=env.db_url)
+    assert MlflowClient().get_model_version(name, "1").current_stage == "None"
+    assert promotion_history(name, db_url=env.db_url) == []
+    run.end("FINISHED")  # a RUNNING run ends now; a KILLED one stays KILLED

@@ -15,7 +15,7 @@ def _utc(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
 
 
-YEAR = (_utc("2010-01-01"), _utc("2010-12-31 23:59"))
+YEAR = (_utc("2010-01-01"), _utc("2011-01-01"))  # half-open [start, end)
 
 
 # -- polygon -------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def test_polygon_fetch_when_a_page_is_bad_fails_fast_in_one_line(polygon_fake, k
     with pytest.raises(SourceError) as err:
         get_source("polygon").fetch("AAPL", "1d", *YEAR)
     message = str(err.value)
-    assert message.startswith("polygon: AAPL 2010-01-01..2010-12-31T23:59: ")
+    assert message.startswith("polygon: AAPL [2010-01-01, 2011-01-01): ")
     assert expected in message and "\n" not in message
     assert polygon_fake.api_key not in message
 
@@ -64,7 +64,7 @@ def test_alpaca_fetch_when_paginated_returns_stock_and_crypto_bars(alpaca_fake):
     crypto = alpaca_fake.add("BTC/USD", "1h", hourly_crypto(n=100))
     source = get_source("alpaca")
     pd.testing.assert_frame_equal(source.fetch("AAPL", "1d", *YEAR), stocks, check_freq=False)
-    got = source.fetch("BTCUSD", "1h", _utc("2024-01-01"), _utc("2024-01-05 03:00"))
+    got = source.fetch("BTCUSD", "1h", _utc("2024-01-01"), _utc("2024-01-05 04:00"))
     pd.testing.assert_frame_equal(got, crypto, check_freq=False)
     assert {r.path for r in alpaca_fake.requests} == {"/v2/stocks/bars", "/v1beta3/crypto/us/bars"}
 
@@ -78,7 +78,7 @@ def test_alpaca_fetch_when_a_transient_failure_is_scripted_retries(alpaca_fake, 
 
 def test_alpaca_fetch_when_unauthorised_fails_in_one_line_without_keys(alpaca_fake, monkeypatch):
     monkeypatch.setenv("APCA_API_SECRET_KEY", "not-the-secret-77")
-    with pytest.raises(SourceError, match=r"alpaca: AAPL 2010-01-01\.\.2010-12-31T23:59: HTTP 401") as err:
+    with pytest.raises(SourceError, match=r"alpaca: AAPL \[2010-01-01, 2011-01-01\): HTTP 401") as err:
         get_source("alpaca").fetch("AAPL", "1d", *YEAR)
     assert "not-the-secret-77" not in str(err.value)
 
@@ -94,7 +94,7 @@ def _recent(freq: str, n: int) -> pd.DataFrame:
 def test_coingecko_fetch_when_candles_are_stamped_at_close_stores_them_at_open(coingecko_fake):
     served = coingecko_fake.add("bitcoin", "4h", _recent("4h", 6 * 20))
     start = served.index[-60]
-    bars = get_source("coingecko").fetch("BTCUSD", "4h", start, served.index[-1])
+    bars = get_source("coingecko").fetch("BTCUSD", "4h", start, served.index[-1] + pd.Timedelta(hours=4))
     pd.testing.assert_frame_equal(bars, served.loc[start:], check_freq=False)
     assert bars["volume"].isna().all()
     assert coingecko_fake.requests[0].query == {"vs_currency": "usd", "days": "14"}
@@ -103,7 +103,7 @@ def test_coingecko_fetch_when_candles_are_stamped_at_close_stores_them_at_open(c
 def test_coingecko_fetch_when_1h_is_asked_resamples_30_minute_candles(coingecko_fake):
     half_hours = coingecko_fake.add("ethereum", "30m", _recent("30m", 40))
     start = half_hours.index[0].ceil("1h")
-    bars = get_source("coingecko").fetch("ETHUSDT", "1h", start, half_hours.index[-1])
+    bars = get_source("coingecko").fetch("ETHUSDT", "1h", start, half_hours.index[-1] + pd.Timedelta(minutes=30))
     expected = symbols.resample(half_hours.loc[start:], "1h")
     pd.testing.assert_frame_equal(bars, expected, check_freq=False)
 
@@ -126,13 +126,13 @@ def test_geckoterminal_fetch_when_paged_backwards_returns_the_window(geckotermin
         "eth:0xpool", "1h", punch(hourly_crypto(n=200), ("2024-01-03 00:00", "2024-01-03 01:00"))
     )
     geckoterminal_fake.fail("500")
-    bars = get_source("geckoterminal").fetch("eth:0xpool", "1h", _utc("2024-01-02"), _utc("2024-01-06 23:00"))
+    bars = get_source("geckoterminal").fetch("eth:0xpool", "1h", _utc("2024-01-02"), _utc("2024-01-07"))
     pd.testing.assert_frame_equal(bars, served.loc["2024-01-02":"2024-01-06 23:00"], check_freq=False)
     assert len(geckoterminal_fake.data_requests("/ohlcv/hour")) >= 3  # 118 bars in pages of 50
 
 
 def test_geckoterminal_fetch_when_the_pool_is_unknown_fails_in_one_line(geckoterminal_fake):
-    with pytest.raises(SourceError, match=r"geckoterminal: eth:0xnope 2024-01-02\.\.2024-01-03: unknown symbol"):
+    with pytest.raises(SourceError, match=r"geckoterminal: eth:0xnope \[2024-01-02, 2024-01-03\): unknown symbol"):
         get_source("geckoterminal").fetch("eth:0xnope", "1h", _utc("2024-01-02"), _utc("2024-01-03"))
 
 

@@ -7,10 +7,12 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from pipeline.errors import StoreError
 from pipeline.store import BarStore
+from pipeline.store.database import MIGRATIONS
 from tests.stubs import random_walk_bars, sample_bars
 
 
@@ -113,6 +115,25 @@ def test_upsert_when_price_missing_writes_nothing(db_url: str) -> None:
     assert store.load(symbol, "1d").empty
 
 
+@pytest.mark.parametrize(("column", "value"), [("close", np.inf), ("high", -np.inf), ("volume", np.inf)])
+def test_upsert_when_a_value_is_infinite_names_the_row_and_writes_nothing(db_url: str, column: str, value: float):
+    store, symbol = BarStore(db_url), unique_symbol()
+    bars = random_walk_bars(10)
+    bars.iloc[6, bars.columns.get_loc(column)] = value
+    with pytest.raises(StoreError, match=rf"non-finite {column}=-?inf at ts=2020-01-07"):
+        store.upsert(bars, source="sample", symbol=symbol, timeframe="1d")
+    assert store.load(symbol, "1d").empty
+
+
+def test_load_when_hourly_window_given_is_half_open_and_a_date_end_covers_its_day(db_url: str) -> None:
+    store, symbol = BarStore(db_url), unique_symbol()
+    store.upsert(random_walk_bars(72, start="2021-01-01", freq="1h"), source="sample", symbol=symbol, timeframe="1h")
+    whole_day = store.load(symbol, "1h", "2021-01-02", "2021-01-02")
+    assert len(whole_day) == 24 and whole_day.index[-1] == pd.Timestamp("2021-01-02 23:00", tz="UTC")
+    until_noon = store.load(symbol, "1h", "2021-01-02", pd.Timestamp("2021-01-02 12:00", tz="UTC"))
+    assert len(until_noon) == 12 and until_noon.index[-1] == pd.Timestamp("2021-01-02 11:00", tz="UTC")
+
+
 def test_upsert_when_database_rejects_the_last_row_rolls_back_the_whole_batch(db_url: str) -> None:
     store, symbol = BarStore(db_url), unique_symbol()
     bars = random_walk_bars(6000, freq="1h")  # more rows than one INSERT statement carries
@@ -155,4 +176,5 @@ def test_migrations_when_optuna_shares_the_database_keep_separate_histories(db_u
     tables = set(inspect(store.engine).get_table_names())
     assert "quantgate_alembic_version" in tables
     with store.engine.connect() as conn:
-        assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == "0001"
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == head

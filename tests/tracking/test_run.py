@@ -145,13 +145,17 @@ def test_configure_mlflow_when_no_uri_uses_sqlite_in_home(qg_home: Path) -> None
     assert run_url_hint() == f"mlflow ui --backend-store-uri {uri}"
 
 
-def test_configure_mlflow_when_url_has_password_returns_redacted(qg_home: Path) -> None:
+def test_configure_mlflow_when_url_has_password_redacts_it(qg_home: Path, pg_mlflow_url: str) -> None:
     secret_url = "postgresql+psycopg://quant:s3cret@127.0.0.1:5432/mlflow"
     try:
-        shown = configure_mlflow(secret_url)
-        assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://quant:***@")
+        with pytest.raises(TrackingError) as refused:  # no such role: one line, password redacted
+            configure_mlflow(secret_url)
+        assert "s3cret" not in str(refused.value) and "postgresql+psycopg://quant:***@" in str(refused.value)
         assert "s3cret" not in run_url_hint(secret_url)
         assert mlflow.get_tracking_uri() == secret_url
+        user_url = pg_mlflow_url.replace("postgres@", "postgres:s3cret@")  # trust auth ignores it
+        shown = configure_mlflow(user_url)
+        assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://postgres:***@")
     finally:
         configure_mlflow()
     assert run_url_hint("http://127.0.0.1:5000") == "open http://127.0.0.1:5000"
