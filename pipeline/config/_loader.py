@@ -67,6 +67,12 @@ def _short_message(error: dict[str, Any]) -> str:
         return f"must be < {ctx.get('lt')}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} entries"
+    if kind == "string_pattern_mismatch":
+        return f"contains characters that are not allowed (must match {ctx.get('pattern')})"
     if kind in _TYPE_MESSAGES:
         return _TYPE_MESSAGES[kind]
     if kind == "value_error":
@@ -82,7 +88,8 @@ def format_validation_error(exc: ValidationError, source: str) -> list[str]:
         got = error.get("input")
         message = _short_message(error)
         if error.get("type") not in {"missing", "extra_forbidden", "value_error"} and not isinstance(got, dict | list):
-            message += f" (got {got!r})"
+            shown = repr(got)
+            message += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         lines.append(f"{source}: {loc}: {message}")
     return lines
 

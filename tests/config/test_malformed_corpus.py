@@ -205,6 +205,9 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         _text(GOOD + "features: {groups: [volatility], params: {volatility: {window: 3}}}\n"),
         "features: features.params.volatility: unknown parameter",
     ),
+    "tag-key-chars": (_text(GOOD + "tags: {'bad key!': x}\n"), "tags.bad key!.[key]: contains characters"),
+    "tag-value-long": (_text(GOOD + "tags: {k: " + "x" * 6000 + "}\n"), "tags.k: must be at most 5000 characters"),
+    "name-chars": (_text(GOOD.replace("name: corpus", "name: ../../etc")), "name: contains characters"),
     "trials-bool": (_text(GOOD + "tuning: {trials: true}\n"), "tuning.trials: "),
 }
 
