@@ -14,6 +14,7 @@ app = typer.Typer()
 
 
 @app.command("check")
+@one_line_errors
 def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to validate.")) -> None:
     """Validate experiment files; print one line per problem naming the file and field."""
     from pipeline.config import load_experiments
