@@ -168,11 +168,11 @@ def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tupl
     if node.tag not in _StrictLoader.yaml_constructors or node.tag == _MERGE_TAG:
         raise ConfigError(f"{path}: {field}: tag {node.tag} is not allowed (line {line})")
     if isinstance(node, yaml.ScalarNode):
-        if node.tag == _TIMESTAMP_TAG:
-            try:
-                loader.construct_yaml_timestamp(node)
-            except (ValueError, OverflowError) as exc:
-                raise ConfigError(f"{path}: {field}: {node.value!r} is not a valid date (line {line})") from exc
+        try:  # a scalar its tag cannot hold (2020-13-45, !!int abc) fails here, naming the field
+            _StrictLoader.yaml_constructors[node.tag](loader, node)
+        except (ValueError, TypeError, OverflowError, yaml.YAMLError) as exc:
+            what = "a valid date" if node.tag == _TIMESTAMP_TAG else f"a valid {node.tag.rsplit(':', 1)[-1]}"
+            raise ConfigError(f"{path}: {field}: {node.value!r} is not {what} (line {line})") from exc
         return
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

@@ -136,6 +136,8 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "deep-flow-nesting": (_text(_deep_flow()), f"nested deeper than {MAX_NESTING} levels"),
     "deep-block-nesting": (_text(_deep_block()), f"nested deeper than {MAX_NESTING} levels"),
     "impossible-date": (_text(HEAD + DATA.replace("2012-12-31", "2012-13-45")), "data.end: '2012-13-45' is not"),
+    "explicit-int-tag": (_text(GOOD + "target: {holding_period: !!int abc}\n"), "target.holding_period: 'abc' is not"),
+    "bad-binary": (_text(GOOD + "tags: {x: !!binary '%%%'}\n"), "tags.x: "),
     "invalid-yaml": (_text("name: [unclosed\n"), "invalid YAML at line"),
     # extends:
     "extends-absolute": (_text("extends: /etc/passwd\n" + GOOD), "extends: must be a relative path"),
