@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.config._models import ExperimentConfig, MatrixSpec
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, first_line
 
 MATRIX_KEYS = ("symbols", "timeframes", "grid")
 _MAX_EXTENDS_DEPTH = 5
@@ -170,7 +170,7 @@ def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tupl
     if isinstance(node, yaml.ScalarNode):
         try:  # a scalar its tag cannot hold (2020-13-45, !!int abc) fails here, naming the field
             _StrictLoader.yaml_constructors[node.tag](loader, node)
-        except (ValueError, TypeError, OverflowError, yaml.YAMLError) as exc:
+        except (ValueError, TypeError, ArithmeticError, LookupError, yaml.YAMLError) as exc:
             what = "a valid date" if node.tag == _TIMESTAMP_TAG else f"a valid {node.tag.rsplit(':', 1)[-1]}"
             raise ConfigError(f"{path}: {field}: {node.value!r} is not {what} (line {line})") from exc
         return
@@ -185,6 +185,7 @@ def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tupl
             raise ConfigError(f"{path}: {field}: merge key << is not allowed (line {line}); use extends:")
         if not isinstance(key_node, yaml.ScalarNode):
             raise ConfigError(f"{path}: {field}: keys must be plain names (line {line})")
+        _check_nodes(loader, key_node, path, trail)
         key = str(key_node.value)
         if key in seen:
             raise ConfigError(f"{path}: {'.'.join((*trail, key))}: duplicate key (lines {seen[key]} and {line})")
@@ -230,8 +231,9 @@ def _read_text(path: Path) -> str:
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; every failure names the file."""
     text = _read_text(path)
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # the reader refuses control characters here
         node = loader.get_single_node()
         if node is not None:
             _check_nodes(loader, node, path)
@@ -243,12 +245,13 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from exc
     except RecursionError as exc:  # belt and braces: MAX_NESTING stops this first
         raise ConfigError(f"{path}: nested too deeply") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if raw is None:
         raise ConfigError(f"{path}: file is empty")
     if not isinstance(raw, dict):
