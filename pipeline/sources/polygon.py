@@ -123,7 +123,10 @@ class PolygonSource(BarSource):
         client = self._client()
         if client is None:
             raise fail(self.name, symbol, start, end, "POLYGON_API_KEY is not set")
-        ticker = symbols.polygon_ticker(symbol, self.asset_class)
+        try:
+            ticker = symbols.polygon_ticker(symbol, self.asset_class)
+        except ValueError as exc:
+            raise fail(self.name, symbol, start, end, str(exc)) from None
         multiplier, span = symbols.polygon_span(timeframe)
 
         pool = client.client
