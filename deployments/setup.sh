@@ -15,11 +15,27 @@ if [ ! -x "$python" ]; then
 fi
 bin="$(dirname "$python")"
 prefect="$bin/prefect"
-if [ -z "$("$python" -c 'from prefect.settings import PREFECT_API_URL; print(PREFECT_API_URL.value() or "")')" ]; then
-  echo "error: PREFECT_API_URL is not set; start a server ($prefect server start) and export" \
-    "PREFECT_API_URL=http://127.0.0.1:4200/api, or point it at your server" >&2
-  exit 1
-fi
+# A server started with `prefect server start --background` may still be migrating: wait for it (2 min at most).
+"$python" - "$prefect" <<'PY'
+import sys
+import time
+
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
+
+url = PREFECT_API_URL.value()
+if not url:
+    sys.exit(
+        f"error: PREFECT_API_URL is not set; start a server ({sys.argv[1]} server start --background) and "
+        "export PREFECT_API_URL=http://127.0.0.1:4200/api, or point it at your server"
+    )
+deadline = time.monotonic() + 120
+with get_client(sync_client=True) as client:
+    while (problem := client.api_healthcheck()) is not None:
+        if time.monotonic() > deadline:
+            sys.exit(f"error: no healthy Prefect server at {url} after 120 s ({problem.__class__.__name__})")
+        time.sleep(1)
+PY
 for pool in quantgate-research quantgate-data; do
   "$prefect" work-pool inspect "$pool" >/dev/null 2>&1 || "$prefect" work-pool create "$pool" --type process
 done

@@ -10,6 +10,7 @@ server decides.
 from __future__ import annotations
 
 import shlex
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -273,9 +274,12 @@ def run_url_hint(tracking_uri: str | None = None) -> str:
     Returns
     -------
     str
-        ``mlflow ui --backend-store-uri '<uri>'`` (password redacted) or ``open <http url>``.
+        ``<this Python's mlflow> ui --backend-store-uri '<uri>'`` (password redacted; the ``mlflow``
+        beside the running interpreter, so it works without an activated venv) or ``open <http url>``.
     """
     uri = resolve_tracking_uri(tracking_uri)
     if _scheme(uri) in ("http", "https"):
         return f"open {uri}"
-    return f"mlflow ui --backend-store-uri {shlex.quote(printable_uri(uri))}"
+    beside = Path(sys.executable).with_name("mlflow")
+    command = shlex.quote(str(beside)) if beside.exists() else "mlflow"
+    return f"{command} ui --backend-store-uri {shlex.quote(printable_uri(uri))}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli._common import console, one_line_errors
+from quantgate.cli._common import console, one_line_errors, quiet_orchestration
 
 app = typer.Typer(
     help="quantgate's databases: its own (bars, ingestion log, promotion history) and MLflow's.", no_args_is_help=True
@@ -20,8 +20,10 @@ def init(
         help="MLflow's database when MLFLOW_TRACKING_URI is not one, e.g. the backend store of an "
         "`mlflow server` (postgresql+psycopg://user@host/quantgate_mlflow).",
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show MLflow's and Alembic's own logs."),
 ) -> None:
     """Create quantgate's database and MLflow's (if missing) and bring both to the newest schema."""
+    quiet_orchestration(verbose)
     from pipeline import settings
     from pipeline.store import create_database, get_engine
 
@@ -53,34 +55,16 @@ def _is_database_url(uri: str) -> bool:
 
 
 def _init_mlflow_schema(uri: str) -> None:
-    """Let MLflow create or migrate its tables (its SQL store does so when it opens a database)."""
-    from mlflow import MlflowClient
+    """Create MLflow's tables in an empty database, or migrate them: what `mlflow db upgrade URI` does."""
+    from mlflow.db import upgrade
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     from pipeline import settings
     from pipeline.errors import StoreError
 
     try:
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except MlflowException as exc:
+        upgrade.callback(uri)
+    except (MlflowException, SQLAlchemyError) as exc:
         reason = " ".join(str(exc).split())[:300]
         raise StoreError(f"cannot set up MLflow's database {settings.redact_url(uri)}: {reason}") from exc
-
-
-@app.command("upgrade")
-@one_line_errors
-def upgrade() -> None:
-    """Apply database migrations (they also run automatically on first use)."""
-    from pipeline import settings
-    from pipeline.store import get_engine
-
-    get_engine()
-    console.print(f"database at {settings.redact_url(settings.db_url())} is at the newest schema")
-
-
-@app.command("url")
-def url() -> None:
-    """Print the database URL in use (password hidden)."""
-    from pipeline import settings
-
-    console.print(settings.redact_url(settings.db_url()), highlight=False)

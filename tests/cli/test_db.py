@@ -23,6 +23,7 @@ def _tables(url: str) -> set[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.usefixtures("quiet_mode_undone")
 def test_db_init_when_databases_missing_creates_and_migrates_both_then_is_idempotent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -44,6 +45,7 @@ def test_db_init_when_databases_missing_creates_and_migrates_both_then_is_idempo
             _drop_database(name)
 
 
+@pytest.mark.usefixtures("quiet_mode_undone")
 def test_db_init_when_mlflow_is_a_tracking_server_leaves_its_database_alone(
     qg_home, monkeypatch: pytest.MonkeyPatch
 ) -> None:

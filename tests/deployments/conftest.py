@@ -1,6 +1,6 @@
 """A real Prefect deployment stack, as a user runs it: `prefect server start`, `deployments/setup.sh`, a worker.
 
-Module-scoped: each test module that uses ``worker`` pays for one server (own PREFECT_HOME, SQLite), one
+Module-scoped: each test module that uses ``worker`` pays for one server (own PREFECT_HOME and database), one
 `setup.sh` and one process worker. quantgate's tables and MLflow are on the session's PostgreSQL databases.
 Every wait has a deadline; every process started here is stopped (with its process group) at the end.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, _create_database, _drop_database
 
 BIN = Path(sys.executable).parent
 SERVER_START_DEADLINE_S = 180
@@ -64,7 +64,7 @@ class PrefectStack:
 
     def api(self) -> httpx.Client:
         """An HTTP client for the server's REST API (every call has a deadline)."""
-        return httpx.Client(base_url=self.api_url, timeout=30)
+        return httpx.Client(base_url=self.api_url, timeout=60)
 
     def prefect(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run the venv's `prefect` CLI against this server, from the repo root."""
@@ -82,7 +82,10 @@ class PrefectStack:
         end = time.monotonic() + deadline_s
         with self.api() as client:
             while time.monotonic() < end:
-                run = client.get(f"/flow_runs/{flow_run_id}").raise_for_status().json()
+                try:
+                    run = client.get(f"/flow_runs/{flow_run_id}").raise_for_status().json()
+                except httpx.TimeoutException:  # a busy SQLite server can stall a read; the deadline still holds
+                    continue
                 if run["state"] and run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
                     return run
                 time.sleep(1)
@@ -92,11 +95,14 @@ class PrefectStack:
 
 @pytest.fixture(scope="module")
 def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
-    """`prefect server start` on a free port with its own PREFECT_HOME; the scheduler looks every second."""
+    """`prefect server start` on a free port with its own PREFECT_HOME and its own PostgreSQL database (as a
+    team runs it; SQLite locks under a worker's load on 2 cores); the scheduler looks every second."""
     root = tmp_path_factory.mktemp("prefect")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
+    database, database_url = _create_database("qg_prefect_test")
     env = {
+        "PREFECT_API_DATABASE_CONNECTION_URL": database_url.replace("postgresql+psycopg://", "postgresql+asyncpg://"),
         "PATH": BARE_PATH,
         "HOME": str(root),
         "LANG": "C.UTF-8",
@@ -105,8 +111,9 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+        # one upcoming run per schedule: a short test interval does not queue a backlog for the worker
         "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "1",
     }
     if "QUANTGATE_TEST_PG_ADMIN_URL" in os.environ:
         env["QUANTGATE_TEST_PG_ADMIN_URL"] = os.environ["QUANTGATE_TEST_PG_ADMIN_URL"]
@@ -138,6 +145,7 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
         yield stack
     finally:
         _stop(server)
+        _drop_database(database)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +176,8 @@ class Stores:
 def worker(
     deployed: PrefectStack, pg_url: str, pg_mlflow_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stores]:
-    """A process worker on `quantgate-research`, started outside the checkout, on the PostgreSQL stores."""
+    """`quantgate db init`, then a process worker on `quantgate-research`, started outside the checkout, on the
+    PostgreSQL stores."""
     where = tmp_path_factory.mktemp("worker")
     stores = Stores(pg_url, pg_mlflow_url, where / "mlartifacts")
     env = {
@@ -180,9 +189,14 @@ def worker(
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
     }
+    # As the README says: create and migrate both databases once, before workers share them.
+    init = subprocess.run(
+        [str(BIN / "quantgate"), "db", "init"], cwd=where, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
     with (deployed.logs / "worker.log").open("w") as log:
         process = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "2"],
+            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "3"],
             cwd=where,
             env=env,
             stdout=log,

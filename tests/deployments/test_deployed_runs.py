@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -17,6 +18,8 @@ from mlflow import MlflowClient
 from tests.deployments.conftest import RUN_DEADLINE_S, PrefectStack, Stores
 from tests.flows.conftest import experiment
 
+# One test, not two: a Prefect server, setup.sh and a worker cost minutes, and pytest-xdist 3.8's
+# xdist_group does not keep tests together under pytest 9 (item ids are no longer rewritable).
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
@@ -45,61 +48,67 @@ def finished_runs(stores: Stores, experiment_name: str) -> list:
     return [r for r in client.search_runs([found.experiment_id]) if r.info.status == "FINISHED"]
 
 
-def test_deployed_experiment_and_sweep_when_triggered_with_parameters_complete_into_mlflow(
+def wait_for_scheduled_run(api: httpx.Client, deployment_id: str, parameters: dict) -> dict:
+    """Poll until the scheduler has created a run with ``parameters`` and the worker completed it."""
+    end = time.monotonic() + RUN_DEADLINE_S
+    query = {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}}
+    while time.monotonic() < end:
+        try:
+            runs = api.post("/flow_runs/filter", json=query).raise_for_status().json()
+        except httpx.TimeoutException:  # a busy server can stall a read; the deadline still holds
+            continue
+        scheduled = [r for r in runs if r["auto_scheduled"] and r["parameters"] == parameters]
+        states = {r["state"]["type"] for r in scheduled if r["state"]}
+        assert not states & {"FAILED", "CRASHED"}, [r["state"] for r in scheduled]
+        done = [r for r in scheduled if r["state"] and r["state"]["type"] == "COMPLETED"]
+        if done:
+            return done[0]
+        time.sleep(1)
+    pytest.fail(f"no scheduled run of the deployment completed within {RUN_DEADLINE_S}s")
+
+
+def test_deployed_flows_when_triggered_with_parameters_or_scheduled_complete_into_mlflow(
     worker: Stores, deployed: PrefectStack, tmp_path: Path
 ) -> None:
     single = write_config(tmp_path / "single", "deployed-single", "AAPL")
     folder = tmp_path / "sweep"
     for symbol in ("IBM", "MSFT"):
         write_config(folder, f"deployed-sweep-{symbol.lower()}", symbol)
+    scheduled_parameters = {"config_path": str(write_config(tmp_path / "scheduled", "deployed-scheduled", "GOOG"))}
 
-    run_ids = {
-        "experiment": trigger(deployed, "experiment/experiment-run", {"config_path": str(single)}),
-        "sweep": trigger(deployed, "sweep/sweep-experiments", {"folder": str(folder), "parallel": 1}),
-    }
-    for label, run_id in run_ids.items():
-        run = deployed.wait_for_run(run_id)
-        assert run["state"]["type"] == "COMPLETED", f"{label}: {run['state']['type']}: {run['state'].get('message')}"
+    with deployed.api() as api:
+        deployment = api.get("/deployments/name/experiment/experiment-run").raise_for_status().json()
+        # A schedule with a short interval (every minute, anchored so that the first run is due in ~5 s):
+        # the server's scheduler must create the run on its own and the worker must complete it.
+        anchor = datetime.now(UTC) - timedelta(seconds=55)
+        schedule = {"interval": 60, "anchor_date": anchor.isoformat()}
+        created = (
+            api.post(
+                f"/deployments/{deployment['id']}/schedules",
+                json=[{"schedule": schedule, "active": True, "parameters": scheduled_parameters}],
+            )
+            .raise_for_status()
+            .json()
+        )
+        try:
+            run_ids = {
+                "experiment": trigger(deployed, "experiment/experiment-run", {"config_path": str(single)}),
+                "sweep": trigger(deployed, "sweep/sweep-experiments", {"folder": str(folder), "parallel": 1}),
+            }
+            for label, run_id in run_ids.items():
+                run = deployed.wait_for_run(run_id)
+                state = run["state"]
+                assert state["type"] == "COMPLETED", f"{label}: {state['type']}: {state.get('message')}"
+                assert not run["auto_scheduled"]
+            wait_for_scheduled_run(api, deployment["id"], scheduled_parameters)
+        finally:
+            for item in created:
+                api.delete(f"/deployments/{deployment['id']}/schedules/{item['id']}")
 
-    for name in ("deployed-single", "deployed-sweep-ibm", "deployed-sweep-msft"):
+    for name in ("deployed-single", "deployed-sweep-ibm", "deployed-sweep-msft", "deployed-scheduled"):
         runs = finished_runs(worker, name)
         assert len(runs) == 1, name
         assert "sharpe" in runs[0].data.metrics
         assert runs[0].data.tags["gate.passed"] in {"true", "false"}
     reports = list(worker.artifacts.rglob("gate/report.json"))
-    assert len(reports) == 3, f"artifacts under {worker.artifacts}: {reports}"
-
-
-def test_scheduled_deployment_when_given_a_short_interval_fires_and_completes(
-    worker: Stores, deployed: PrefectStack, tmp_path: Path
-) -> None:
-    config = write_config(tmp_path / "scheduled", "deployed-scheduled", "GOOG")
-    with deployed.api() as api:
-        deployment = api.get("/deployments/name/experiment/experiment-run").raise_for_status().json()
-        created = api.post(
-            f"/deployments/{deployment['id']}/schedules",
-            json=[
-                {
-                    "schedule": {"interval": 10, "anchor_date": datetime.now(UTC).isoformat()},
-                    "active": True,
-                    "parameters": {"config_path": str(config)},
-                }
-            ],
-        ).raise_for_status().json()
-        try:
-            end = time.monotonic() + RUN_DEADLINE_S
-            completed = []
-            while not completed and time.monotonic() < end:
-                runs = api.post(
-                    "/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}}}
-                ).raise_for_status().json()
-                scheduled = [r for r in runs if r["auto_scheduled"] and r["parameters"] == {"config_path": str(config)}]
-                completed = [r for r in scheduled if r["state"] and r["state"]["type"] == "COMPLETED"]
-                failed = [r for r in scheduled if r["state"] and r["state"]["type"] in {"FAILED", "CRASHED"}]
-                assert not failed, failed[0]["state"]
-                time.sleep(1)
-        finally:
-            for schedule in created:
-                api.delete(f"/deployments/{deployment['id']}/schedules/{schedule['id']}")
-    assert completed, f"no scheduled run of experiment-run completed within {RUN_DEADLINE_S}s"
-    assert finished_runs(worker, "deployed-scheduled")
+    assert len(reports) == 4, f"artifacts under {worker.artifacts}: {reports}"

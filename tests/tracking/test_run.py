@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_configure_mlflow_when_no_uri_uses_sqlite_in_home(qg_home: Path) -> None
     experiment = mlflow.MlflowClient().get_experiment_by_name("where-artifacts-go")
     assert experiment.artifact_location == (qg_home.resolve() / "mlartifacts" / "where-artifacts-go").as_uri()
     assert (qg_home / "mlartifacts" / "where-artifacts-go").is_dir()
-    assert run_url_hint() == f"mlflow ui --backend-store-uri {uri}"
+    assert run_url_hint() == f"{Path(sys.executable).with_name('mlflow')} ui --backend-store-uri {uri}"
 
 
 def test_configure_mlflow_when_url_has_password_redacts_it(qg_home: Path, pg_mlflow_url: str) -> None:
