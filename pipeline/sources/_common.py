@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from pipeline.errors import SourceError, SourceUnavailable
+from pipeline.errors import SourceError, SourceUnavailable, first_line
 from pipeline.store.canonical import OHLCV_COLUMNS
 from pipeline.window import fmt
 
@@ -554,7 +554,7 @@ def frame_from_rows(
     try:
         index = pd.to_datetime(stamps, unit=unit, utc=True) if unit else pd.to_datetime(stamps, utc=True)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise Permanent(f"malformed payload (bar times: {str(exc).splitlines()[0][:80]})") from None
+        raise Permanent(f"malformed payload (bar times: {first_line(exc)[:80]})") from None
     data = {
         column: [_number(r[i + 1], n, column) for n, r in enumerate(rows)] for i, column in enumerate(OHLCV_COLUMNS)
     }

@@ -87,7 +87,7 @@ class BarStore:
         except (OperationalError, InterfaceError) as exc:  # refused, dropped, locked: an outage
             raise StoreUnavailable(
                 f"{source}:{symbol}:{timeframe}: database unavailable, nothing stored "
-                f"({exc.__class__.__name__}: {str(exc.orig if exc.orig is not None else exc).splitlines()[0][:200]})"
+                f"({exc.__class__.__name__}: {first_line(exc.orig if exc.orig is not None else exc)[:200]})"
             ) from exc
         except SQLAlchemyError as exc:
             raise StoreError(
