@@ -34,6 +34,13 @@ class StoreError(PlatformError):
     """The bar store could not read or write."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be reached or dropped the connection (an outage, not bad data).
+
+    Like :class:`SourceUnavailable` this may succeed later, so orchestration may retry it.
+    """
+
+
 class SourceError(PlatformError):
     """A data source failed permanently (bad key, unknown symbol, malformed payload)."""
 

@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Union
 
+import numpy as np
 import pandas as pd
 
 TimeLike = Union[dt.date, dt.datetime, str, pd.Timestamp]  # noqa: UP007 - readable in signatures
@@ -95,7 +96,7 @@ class Window:
         """Whether ``ts`` (an instant) is inside the window."""
         return bool(self.start <= utc(ts) < self.end)
 
-    def mask(self, index: pd.DatetimeIndex) -> pd.Series | object:
+    def mask(self, index: pd.DatetimeIndex) -> np.ndarray:
         """Boolean array: which open times of ``index`` are inside the window."""
         return (index >= self.start) & (index < self.end)
 

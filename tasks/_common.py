@@ -2,7 +2,7 @@
 
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.errors import PlatformError, SourceUnavailable
+from pipeline.errors import PlatformError, SourceUnavailable, StoreUnavailable
 
 # Experiment tasks pass DataFrames, boosters and reports between each other in memory; hashing them for
 # cache keys would cost more than recomputing. Ingestion is idempotent in the store instead.
@@ -13,12 +13,13 @@ def retry_unless_permanent(task, task_run, state) -> bool:
     """Retry a failed task only when trying again can help.
 
     A :class:`PlatformError` is permanent (bad key, unknown symbol, bad data, gate refusals) except
-    :class:`SourceUnavailable` (a source that kept failing transiently); anything else (a database
-    connection dropped, a timeout) is worth another try.
+    :class:`SourceUnavailable` (a source that kept failing transiently) and :class:`StoreUnavailable`
+    (a database outage during a write); anything else (a database connection dropped during a read, a
+    timeout) is worth another try.
     """
     try:
         state.result()
-    except SourceUnavailable:
+    except (SourceUnavailable, StoreUnavailable):
         return True
     except PlatformError:
         return False

@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.config._models import ExperimentConfig, MatrixSpec
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, first_line
 
 MATRIX_KEYS = ("symbols", "timeframes", "grid")
 _MAX_EXTENDS_DEPTH = 5
@@ -67,6 +67,12 @@ def _short_message(error: dict[str, Any]) -> str:
         return f"must be < {ctx.get('lt')}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} entries"
+    if kind == "string_pattern_mismatch":
+        return f"contains characters that are not allowed (must match {ctx.get('pattern')})"
     if kind in _TYPE_MESSAGES:
         return _TYPE_MESSAGES[kind]
     if kind == "value_error":
@@ -82,7 +88,8 @@ def format_validation_error(exc: ValidationError, source: str) -> list[str]:
         got = error.get("input")
         message = _short_message(error)
         if error.get("type") not in {"missing", "extra_forbidden", "value_error"} and not isinstance(got, dict | list):
-            message += f" (got {got!r})"
+            shown = repr(got)
+            message += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         lines.append(f"{source}: {loc}: {message}")
     return lines
 
@@ -161,11 +168,11 @@ def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tupl
     if node.tag not in _StrictLoader.yaml_constructors or node.tag == _MERGE_TAG:
         raise ConfigError(f"{path}: {field}: tag {node.tag} is not allowed (line {line})")
     if isinstance(node, yaml.ScalarNode):
-        if node.tag == _TIMESTAMP_TAG:
-            try:
-                loader.construct_yaml_timestamp(node)
-            except (ValueError, OverflowError) as exc:
-                raise ConfigError(f"{path}: {field}: {node.value!r} is not a valid date (line {line})") from exc
+        try:  # a scalar its tag cannot hold (2020-13-45, !!int abc) fails here, naming the field
+            _StrictLoader.yaml_constructors[node.tag](loader, node)
+        except (ValueError, TypeError, ArithmeticError, LookupError, yaml.YAMLError) as exc:
+            what = "a valid date" if node.tag == _TIMESTAMP_TAG else f"a valid {node.tag.rsplit(':', 1)[-1]}"
+            raise ConfigError(f"{path}: {field}: {node.value!r} is not {what} (line {line})") from exc
         return
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
@@ -178,6 +185,7 @@ def _check_nodes(loader: _StrictLoader, node: yaml.Node, path: Path, trail: tupl
             raise ConfigError(f"{path}: {field}: merge key << is not allowed (line {line}); use extends:")
         if not isinstance(key_node, yaml.ScalarNode):
             raise ConfigError(f"{path}: {field}: keys must be plain names (line {line})")
+        _check_nodes(loader, key_node, path, trail)
         key = str(key_node.value)
         if key in seen:
             raise ConfigError(f"{path}: {'.'.join((*trail, key))}: duplicate key (lines {seen[key]} and {line})")
@@ -223,8 +231,9 @@ def _read_text(path: Path) -> str:
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; every failure names the file."""
     text = _read_text(path)
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # the reader refuses control characters here
         node = loader.get_single_node()
         if node is not None:
             _check_nodes(loader, node, path)
@@ -236,12 +245,13 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from exc
     except RecursionError as exc:  # belt and braces: MAX_NESTING stops this first
         raise ConfigError(f"{path}: nested too deeply") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if raw is None:
         raise ConfigError(f"{path}: file is empty")
     if not isinstance(raw, dict):

@@ -286,6 +286,9 @@ class RegistryConfig(Section):
     promote: bool = False
 
 
+# MLflow's limits: tag keys up to 250 characters, values up to 8000 (kept well below, with the "user." prefix).
+TagKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-/ ]+$")]
+TagValue = Annotated[str, Field(max_length=5000)]
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 
 
@@ -305,7 +308,9 @@ class ExperimentConfig(Section):
     costs: CostsConfig = Field(default_factory=CostsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
-    tags: dict[str, str] = Field(default_factory=dict, description="Free-form tags copied to the MLflow run.")
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, max_length=100, description="Free-form tags copied to the MLflow run."
+    )
     expansion: dict[str, Any] = Field(
         default_factory=dict, description="Set by the loader: the matrix combination this experiment came from."
     )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.backtest import BacktestResult, compute_metrics
+from pipeline.errors import BacktestError
 
 
 def pool_folds(results: Sequence[BacktestResult], periods_per_year: float) -> BacktestResult:
@@ -16,7 +17,7 @@ def pool_folds(results: Sequence[BacktestResult], periods_per_year: float) -> Ba
     Each fold starts flat (its first bar has no return), exactly as it was traded.
     """
     if not results:
-        raise ValueError("no folds to pool")
+        raise BacktestError("walk_forward: no folds to pool")
     returns = pd.concat([r.returns for r in results])
     benchmark = pd.concat([r.benchmark_returns for r in results])
     positions = pd.concat([r.positions for r in results])

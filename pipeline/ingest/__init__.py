@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.errors import SourceError
 from pipeline.sources import get_source, source_asset_class
+from pipeline.sources._common import DeadlinePassed, check_deadline, ingest_scope
 from pipeline.store import BarStore
 from pipeline.store.models import IngestChunk
 from pipeline.timeframes import bar_length, expected_grid
@@ -186,7 +187,10 @@ def ingest(
     Raises
     ------
     SourceError
-        A permanent source failure; chunks before it stay committed, the failing one wrote nothing.
+        A permanent source failure, or the ingestion deadline (``QUANTGATE_INGEST_DEADLINE``) passed;
+        chunks before it stay committed, the failing one wrote nothing, and a rerun resumes.
+    StoreError
+        A bar was refused (±Inf, missing price) or the database failed (``StoreUnavailable``: an outage).
     """
     bar_length(timeframe)  # validates the timeframe
     source = get_source(source_name)
@@ -200,29 +204,40 @@ def ingest(
     done = _completed(store, source_name, symbol, timeframe) if resume else {}
     report = IngestReport(source_name, symbol, timeframe, lo, hi, chunks_total=len(chunks))
     settled_before = pd.Timestamp.now(tz="UTC") - bar_length(timeframe)
-    for i, (c_lo, c_hi) in enumerate(chunks, start=1):
-        recorded = done.get(c_lo)
-        if recorded is not None and recorded >= c_hi:
-            result = ChunkResult(i, len(chunks), c_lo, c_hi, skipped=True)
-            report.chunks_skipped += 1
-        else:
-            bars = source.fetch(symbol, timeframe, c_lo, c_hi)
-            bars = Window(c_lo, c_hi).clip(bars)
-            written = store.upsert(bars, source=source_name, symbol=symbol, timeframe=timeframe)
-            if c_hi < settled_before:
-                _record(store, source_name, symbol, timeframe, c_lo, c_hi, len(bars))
-            result = ChunkResult(
-                i, len(chunks), c_lo, c_hi, False, len(bars), written.inserted, written.updated, written.unchanged
-            )
-            report.chunks_done += 1
-            report.fetched += len(bars)
-            report.inserted += written.inserted
-            report.updated += written.updated
-            report.unchanged += written.unchanged
-        report.chunks.append(result)
-        if progress is not None:
-            progress(result)
+    with ingest_scope():
+        for i, (c_lo, c_hi) in enumerate(chunks, start=1):
+            recorded = done.get(c_lo)
+            if recorded is not None and recorded >= c_hi:
+                result = ChunkResult(i, len(chunks), c_lo, c_hi, skipped=True)
+                report.chunks_skipped += 1
+            else:
+                _check_ingest_deadline(source_name, symbol, Window(c_lo, hi), i - 1, len(chunks))
+                bars = Window(c_lo, c_hi).clip(source.fetch(symbol, timeframe, c_lo, c_hi))
+                written = store.upsert(bars, source=source_name, symbol=symbol, timeframe=timeframe)
+                if c_hi < settled_before:
+                    _record(store, source_name, symbol, timeframe, c_lo, c_hi, len(bars))
+                result = ChunkResult(
+                    i, len(chunks), c_lo, c_hi, False, len(bars), written.inserted, written.updated, written.unchanged
+                )
+                report.chunks_done += 1
+                report.fetched += len(bars)
+                report.inserted += written.inserted
+                report.updated += written.updated
+                report.unchanged += written.unchanged
+            report.chunks.append(result)
+            if progress is not None:
+                progress(result)
     return report
+
+
+def _check_ingest_deadline(source_name: str, symbol: str, rest: Window, done: int, total: int) -> None:
+    """Stop between chunks once the ingestion deadline has passed (finished chunks stay stored)."""
+    try:
+        check_deadline()
+    except DeadlinePassed as exc:
+        raise SourceError(
+            f"{source_name}: {symbol} {rest}: ingestion {exc} after {done} of {total} chunks; run it again to resume"
+        ) from None
 
 
 def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | None:

@@ -1,29 +1,47 @@
-"""Shared plumbing for network sources: base URLs, keys, timeouts, bounded retries, clean errors.
+"""Shared plumbing for network sources: base URLs, keys, deadlines, caps, bounded retries, clean errors.
 
-Settings come from the environment only:
+Settings come from the environment only (seconds unless noted):
 
 - ``QUANTGATE_<SOURCE>_URL``: base URL of the service (defaults to the real one).
-- ``QUANTGATE_HTTP_TIMEOUT``: per-request read timeout in seconds (default 30).
-- ``QUANTGATE_RETRY_ATTEMPTS``: attempts per window for transient failures (default 5).
-- ``QUANTGATE_RETRY_WAIT_MAX``: cap of the exponential backoff in seconds (default 30).
-- ``QUANTGATE_RETRY_AFTER_MAX``: cap of an honoured ``Retry-After`` in seconds (default 120).
+- ``QUANTGATE_HTTP_TIMEOUT`` (30): connect and per-read socket timeout.
+- ``QUANTGATE_REQUEST_DEADLINE`` (60): wall-clock bound of one HTTP request, from connect to the last
+  body byte, so a server trickling one byte every few seconds cannot hold a request open.
+- ``QUANTGATE_FETCH_DEADLINE`` (600): wall-clock bound of one ``fetch`` (every page and retry of one
+  window); when it passes the fetch ends with a :class:`~pipeline.errors.SourceError` (not retried).
+- ``QUANTGATE_INGEST_DEADLINE`` (14400): wall-clock bound of one ``ingest``/``fill_gaps`` run; chunks
+  finished before it stay stored, so a rerun resumes.
+- ``QUANTGATE_MAX_PAGES`` (1000): pages one fetch may request; a server that ignores the cursor or keeps
+  sending ``next`` links ends in a ``SourceError`` instead of paging forever.
+- ``QUANTGATE_MAX_BODY_MB`` (64): largest response body read.
+- ``QUANTGATE_RETRY_ATTEMPTS`` (5): attempts per request for transient failures.
+- ``QUANTGATE_RETRY_WAIT_MAX`` (30): cap of the exponential backoff.
+- ``QUANTGATE_RETRY_AFTER_MAX`` (30): the longest ``Retry-After`` honoured. A server asking for more
+  ends the fetch at once with a ``SourceError`` naming the wait (not retried by the ingest task either),
+  so waits per fetch are bounded by ``attempts x cap`` and by the fetch deadline.
 
-Transient failures (429, 5xx, timeouts, connection resets, truncated bodies) raise :class:`Transient`
-inside a fetch and are retried by :func:`retrying` (tenacity); anything else is permanent and becomes
-one :class:`~pipeline.errors.SourceError` line naming source, symbol and window, with every secret
-removed from the text.
+Transient failures (429/418, 5xx, timeouts, connection resets, truncated bodies) raise :class:`Transient`
+inside a fetch and are retried by :func:`retrying`; anything else is permanent and becomes one
+:class:`~pipeline.errors.SourceError` line naming source, symbol and window, with every secret removed
+from the text. Malformed bodies of any shape (empty, not JSON, an object instead of a list, wrong row
+lengths, non-numeric values, duplicate timestamps) are permanent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
+import math
 import os
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import pandas as pd
-import tenacity
 
-from pipeline.errors import SourceError, SourceUnavailable
+from pipeline.errors import SourceError, SourceUnavailable, first_line
 from pipeline.store.canonical import OHLCV_COLUMNS
 from pipeline.window import fmt
 
@@ -85,12 +103,37 @@ def _float_env(name: str, default: float) -> float:
 
 
 def http_timeout() -> float:
-    """Read timeout of one request in seconds."""
+    """Connect and per-read socket timeout of one request in seconds."""
     return _float_env("QUANTGATE_HTTP_TIMEOUT", 30.0)
 
 
+def request_deadline() -> float:
+    """Wall-clock bound of one HTTP request (connect to last body byte) in seconds."""
+    return _float_env("QUANTGATE_REQUEST_DEADLINE", 60.0)
+
+
+def fetch_deadline() -> float:
+    """Wall-clock bound of one fetch (every page and retry of one window) in seconds."""
+    return _float_env("QUANTGATE_FETCH_DEADLINE", 600.0)
+
+
+def ingest_deadline() -> float:
+    """Wall-clock bound of one ingestion run in seconds."""
+    return _float_env("QUANTGATE_INGEST_DEADLINE", 4 * 3600.0)
+
+
+def max_pages() -> int:
+    """Pages one fetch may request."""
+    return max(1, int(_float_env("QUANTGATE_MAX_PAGES", 1000)))
+
+
+def max_body_bytes() -> int:
+    """Largest response body read, in bytes."""
+    return int(_float_env("QUANTGATE_MAX_BODY_MB", 64) * 1024 * 1024)
+
+
 def retry_attempts() -> int:
-    """Attempts per window before a transient failure becomes permanent."""
+    """Attempts per request before a transient failure becomes permanent."""
     return max(1, int(_float_env("QUANTGATE_RETRY_ATTEMPTS", 5)))
 
 
@@ -101,7 +144,60 @@ def retry_wait_max() -> float:
 
 def retry_after_max() -> float:
     """Upper bound of an honoured Retry-After in seconds."""
-    return _float_env("QUANTGATE_RETRY_AFTER_MAX", 120.0)
+    return _float_env("QUANTGATE_RETRY_AFTER_MAX", 30.0)
+
+
+# -- deadlines ----------------------------------------------------------------------------------------
+_DEADLINE: contextvars.ContextVar[tuple[float, str] | None] = contextvars.ContextVar("quantgate_deadline", default=None)
+
+
+class DeadlinePassed(Exception):  # turned into a SourceError naming the deadline
+    """The current deadline (fetch or ingestion) has passed."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float, what: str) -> Iterator[None]:
+    """Bound everything inside to ``seconds`` from now (nested deadlines keep the earliest).
+
+    ``what`` names the deadline in messages, e.g. ``"600 s fetch deadline (QUANTGATE_FETCH_DEADLINE)"``.
+    """
+    current = _DEADLINE.get()
+    mine = (time.monotonic() + seconds, what)
+    token = _DEADLINE.set(mine if current is None or mine[0] < current[0] else current)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining() -> float:
+    """Seconds left before the innermost deadline (infinity when none is set)."""
+    current = _DEADLINE.get()
+    return math.inf if current is None else current[0] - time.monotonic()
+
+
+def check_deadline() -> None:
+    """Raise :class:`DeadlinePassed` when the current deadline has passed."""
+    current = _DEADLINE.get()
+    if current is not None and time.monotonic() >= current[0]:
+        raise DeadlinePassed(f"stopped at the {current[1]}")
+
+
+def fetch_scope() -> contextlib.AbstractContextManager[None]:
+    """The deadline of one fetch (``QUANTGATE_FETCH_DEADLINE``)."""
+    seconds = fetch_deadline()
+    return deadline(seconds, f"{seconds:g} s fetch deadline (QUANTGATE_FETCH_DEADLINE)")
+
+
+def ingest_scope() -> contextlib.AbstractContextManager[None]:
+    """The deadline of one ingestion run (``QUANTGATE_INGEST_DEADLINE``)."""
+    seconds = ingest_deadline()
+    return deadline(seconds, f"{seconds:g} s ingestion deadline (QUANTGATE_INGEST_DEADLINE)")
+
+
+def request_budget() -> float:
+    """Seconds the next request may take: the request deadline, or less when a wider deadline is closer."""
+    return max(0.0, min(request_deadline(), remaining()))
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -149,12 +245,9 @@ def fail(
     return error(redact(f"{source}: {symbol} {window(start, end)}: {reason}"))
 
 
-def _wait(state: tenacity.RetryCallState) -> float:
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, Transient) and exc.retry_after is not None:
-        return min(exc.retry_after, retry_after_max())
-    backoff = tenacity.wait_exponential_jitter(initial=0.5, max=retry_wait_max())
-    return min(backoff(state), retry_wait_max())
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, capped by ``QUANTGATE_RETRY_WAIT_MAX``."""
+    return min(retry_wait_max(), 0.5 * 2 ** (attempt - 1) + random.uniform(0.0, 0.5))
 
 
 def retrying(
@@ -164,55 +257,246 @@ def retrying(
     symbol: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
+    in_thread: bool = False,
 ) -> T:
-    """Run ``call`` and retry it on :class:`Transient` with bounded backoff (honouring Retry-After).
+    """Run ``call`` and retry it on :class:`Transient` with bounded backoff (honouring a capped Retry-After).
 
-    When the attempts are spent the last transient reason becomes a :class:`SourceError`.
+    Everything runs under the fetch deadline (and any wider deadline already set). ``in_thread`` runs
+    each attempt in a worker thread that the caller stops waiting for at the deadline: for client
+    libraries whose requests this module cannot bound itself. When the attempts are spent the last
+    transient reason becomes a :class:`SourceUnavailable`; a passed deadline, a Retry-After above the cap
+    or a :class:`Permanent` failure becomes a :class:`SourceError`.
     """
     attempts = retry_attempts()
-    retryer = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(Transient),
-        wait=_wait,
-        stop=tenacity.stop_after_attempt(attempts),
-        reraise=True,
-    )
+    last = "no attempt"
+    with fetch_scope():
+        try:
+            for attempt in range(1, attempts + 1):
+                check_deadline()
+                try:
+                    return _bounded(call) if in_thread else call()
+                except Transient as exc:
+                    last = exc.reason
+                    if exc.retry_after is not None and exc.retry_after > retry_after_max():
+                        reason = (
+                            f"{exc.reason}: the server asks to wait {exc.retry_after:g} s, more than the "
+                            f"{retry_after_max():g} s cap (QUANTGATE_RETRY_AFTER_MAX)"
+                        )
+                        raise fail(source, symbol, start, end, reason) from None
+                    if attempt == attempts:
+                        break
+                    wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
+                    if wait >= remaining():
+                        check_deadline()
+                        raise DeadlinePassed(f"{exc.reason}; the next try would pass the deadline") from None
+                    time.sleep(wait)
+        except DeadlinePassed as exc:
+            raise fail(source, symbol, start, end, f"{exc} (last failure: {last})") from None
+        except Permanent as exc:
+            raise fail(source, symbol, start, end, str(exc)) from None
+    reason = f"gave up after {attempts} attempts: {last}"
+    raise fail(source, symbol, start, end, reason, SourceUnavailable) from None
+
+
+def _bounded(call: Callable[[], T]) -> T:
+    """``call()`` in a daemon thread, waited for until the current request budget runs out."""
+    budget = request_budget()
+    if budget <= 0:
+        check_deadline()
+        raise Transient("no time left for a request")
+    outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            outcome["value"] = context.run(call)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="quantgate-source-request", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive():
+        raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+class PageCounter:
+    """Counts the requests of one fetch and stops it at ``QUANTGATE_MAX_PAGES`` or at the deadline.
+
+    For client libraries that page by themselves (next_url, page tokens): call :meth:`tick` before each
+    request they make.
+    """
+
+    def __init__(self) -> None:
+        self.limit = max_pages()
+        self.count = 0
+
+    def tick(self) -> None:
+        """Count one request; raise :class:`Permanent` past the cap, :class:`DeadlinePassed` past the deadline."""
+        check_deadline()
+        self.count += 1
+        if self.count > self.limit:
+            raise Permanent(
+                f"still paging after {self.limit} requests (QUANTGATE_MAX_PAGES): the server keeps sending more pages"
+            )
+
+
+def read_body(response: Any, until: float, budget: float) -> bytes:
+    """The whole body of a streamed urllib3 response, read segment by segment up to ``until``.
+
+    ``read1`` returns what one socket read brings, so a server trickling bytes is cut off at the
+    deadline instead of holding the read open; the body is also capped at ``QUANTGATE_MAX_BODY_MB``.
+    """
+    body = bytearray()
+    limit = max_body_bytes()
+    while True:
+        if time.monotonic() > until:
+            response.close()
+            raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)")
+        chunk = response.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            response.close()
+            raise Permanent(f"response body larger than {limit >> 20} MB (QUANTGATE_MAX_BODY_MB)")
+
+
+class _DeadlineStream:
+    """A network stream whose every read and write is bounded by an absolute deadline."""
+
+    def __init__(self, inner: Any, until: float) -> None:
+        self._inner = inner
+        self._until = until
+
+    def _timeout(self, timeout: float | None) -> float:
+        import httpcore
+
+        left = self._until - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("request deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._timeout(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._timeout(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, self._timeout(timeout)), self._until)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _deadline_backend(until: float) -> Any:
+    """An httpcore network backend whose connections stop at ``until`` (monotonic clock)."""
+    import httpcore
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.SyncBackend()
+
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            stream = _DeadlineStream(None, until)
+            inner = self._inner.connect_tcp(host, port, stream._timeout(timeout), local_address, socket_options)
+            return _DeadlineStream(inner, until)
+
+        def connect_unix_socket(self, path, timeout=None, socket_options=None):
+            bound = _DeadlineStream(None, until)._timeout(timeout)
+            return _DeadlineStream(self._inner.connect_unix_socket(path, bound, socket_options), until)
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    return Backend()
+
+
+def http_get(url: str, *, params: dict | None = None, headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url`` within the request budget: ``(status, headers, body)``; failures as Transient/Permanent.
+
+    The whole exchange (connect, headers, body) must finish within :func:`request_budget` seconds, and
+    the body may not exceed ``QUANTGATE_MAX_BODY_MB``.
+    """
+    import httpcore
+    import httpx
+
+    budget = request_budget()
+    if budget <= 0:
+        check_deadline()
+        raise Transient("no time left for a request")
+    until = time.monotonic() + budget
+    timeout = http_timeout()
+    extensions = {"timeout": {"connect": min(10.0, timeout), "read": timeout, "write": timeout, "pool": timeout}}
+    target = httpx.URL(url, params=params)
+    request_headers = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    limit = max_body_bytes()
+    body = bytearray()
     try:
-        return retryer(call)
-    except Transient as exc:
-        reason = f"gave up after {attempts} attempts: {exc.reason}"
-        raise fail(source, symbol, start, end, reason, SourceUnavailable) from None
-    except Permanent as exc:
-        raise fail(source, symbol, start, end, str(exc)) from None
+        with (
+            httpcore.ConnectionPool(network_backend=_deadline_backend(until)) as pool,
+            pool.stream("GET", str(target), headers=request_headers, extensions=extensions) as response,
+        ):
+            for chunk in response.iter_stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Permanent(f"response body larger than {limit >> 20} MB (QUANTGATE_MAX_BODY_MB)")
+            status = response.status
+            response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+    except httpcore.TimeoutException:
+        if time.monotonic() >= until - 0.05:
+            raise Transient(f"no complete answer within {budget:g} s (QUANTGATE_REQUEST_DEADLINE)") from None
+        raise Transient("timeout") from None
+    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:  # refused/reset, truncated body
+        raise Transient(exc.__class__.__name__) from None
+    except httpcore.UnsupportedProtocol as exc:
+        raise Permanent(f"bad URL {redact(str(target))}: {exc}") from None
+    return status, response_headers, bytes(body)
+
+
+def raise_for_transient(status: int, headers: dict[str, str]) -> None:
+    """Raise :class:`Transient` for a status worth retrying (418, 429, 5xx), with the server's Retry-After."""
+    if status in (418, 429) or status >= 500:
+        raise Transient(f"HTTP {status}", parse_retry_after(headers.get("retry-after")))
+
+
+def decode_json(body: bytes) -> object:
+    """The JSON document in ``body``; an empty or non-JSON body is a :class:`Permanent` malformed payload."""
+    if not body.strip():
+        raise Permanent("malformed payload (empty body)")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Permanent(f"malformed payload (response is not JSON: {_snippet(body)})") from None
 
 
 def http_get_json(url: str, *, params: dict | None = None, headers: dict | None = None) -> object:
-    """GET ``url`` with httpx and decode JSON, classifying failures as :class:`Transient` or :class:`Permanent`."""
-    import httpx
-
-    try:
-        response = httpx.get(url, params=params, headers=headers, timeout=http_timeout())
-    except httpx.TimeoutException:
-        raise Transient("timeout") from None
-    except httpx.TransportError as exc:  # connection refused/reset, truncated body
-        raise Transient(exc.__class__.__name__) from None
-    status = response.status_code
-    if status == 429 or status >= 500:
-        raise Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
+    """GET ``url`` (see :func:`http_get`) and decode JSON, classifying failures as Transient or Permanent."""
+    status, response_headers, body = http_get(url, params=params, headers=headers)
+    raise_for_transient(status, response_headers)
     if status == 404:
-        raise Permanent(f"unknown symbol (HTTP 404: {_error_text(response)})")
+        raise Permanent(f"unknown symbol (HTTP 404: {_error_text(body)})")
     if status != 200:
-        raise Permanent(f"HTTP {status}: {_error_text(response)}")
-    try:
-        return response.json()
-    except ValueError:
-        raise Permanent("malformed payload (response is not JSON)") from None
+        raise Permanent(f"HTTP {status}: {_error_text(body)}")
+    return decode_json(body)
 
 
-def _error_text(response) -> str:
+def _snippet(body: bytes) -> str:
+    return " ".join(body[:60].decode("utf-8", "replace").split())
+
+
+def _error_text(raw: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
-        return response.text[:80]
+        return _snippet(raw)
     if isinstance(body, dict):
         for key in ("error", "message", "msg", "status"):
             value = body.get(key)
@@ -226,31 +510,60 @@ def _error_text(response) -> str:
     return str(body)[:80]
 
 
+def _number(value: object, row: int, column: str) -> float:
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Permanent(f"malformed payload (row {row}: {column} is {type(value).__name__}, not a number)")
+    try:
+        return float(value)
+    except ValueError:
+        raise Permanent(f"malformed payload (row {row}: {column} {str(value)[:20]!r} is not a number)") from None
+
+
 def frame_from_rows(
-    rows: list[tuple[pd.Timestamp | int | float, float, float, float, float, float | None]],
+    rows: Iterable[Any],
     *,
     unit: str | None = None,
 ) -> pd.DataFrame:
-    """A canonical frame from ``(ts, open, high, low, close, volume)`` tuples.
+    """A canonical frame from ``(ts, open, high, low, close, volume)`` rows (longer rows: the rest is ignored).
 
     ``unit`` ("ms" or "s") marks integer epoch timestamps; otherwise ts are parsed as datetimes.
-    Raises ValueError/TypeError on values that are not numbers (the caller turns that into a
-    malformed-payload error).
+
+    Raises
+    ------
+    Permanent
+        One line naming the row: a row that is not a list of at least six fields, a timestamp or value
+        that is not a number, or two rows with the same timestamp (never resolved silently).
     """
+    rows = list(rows)
     if not rows:
         return pd.DataFrame(
             {c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS},
             index=pd.DatetimeIndex([], tz="UTC", name="ts"),
         )
+    for n, row in enumerate(rows):
+        if not isinstance(row, list | tuple):
+            raise Permanent(f"malformed payload (row {n} is {type(row).__name__}, expected a list of fields)")
+        if len(row) < 1 + len(OHLCV_COLUMNS):
+            raise Permanent(f"malformed payload (row {n} has {len(row)} fields, expected at least 6)")
     stamps = [r[0] for r in rows]
-    index = pd.to_datetime(stamps, unit=unit, utc=True) if unit else pd.to_datetime(stamps, utc=True)
+    for n, stamp in enumerate(stamps):
+        if unit and (isinstance(stamp, bool) or not isinstance(stamp, int | float)):
+            raise Permanent(f"malformed payload (row {n}: time {str(stamp)[:24]!r} is not an epoch number)")
+    try:
+        index = pd.to_datetime(stamps, unit=unit, utc=True) if unit else pd.to_datetime(stamps, utc=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise Permanent(f"malformed payload (bar times: {first_line(exc)[:80]})") from None
     data = {
-        column: [float("nan") if r[i + 1] is None else float(r[i + 1]) for r in rows]
-        for i, column in enumerate(OHLCV_COLUMNS)
+        column: [_number(r[i + 1], n, column) for n, r in enumerate(rows)] for i, column in enumerate(OHLCV_COLUMNS)
     }
     frame = pd.DataFrame(data, index=pd.DatetimeIndex(index, name="ts"))
-    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-    return frame.astype("float64")
+    duplicated = frame.index.duplicated()
+    if duplicated.any():
+        first = frame.index[duplicated][0]
+        raise Permanent(f"duplicate bar at ts={first.isoformat()} (the source sent that bar time twice)")
+    return frame.sort_index().astype("float64")
 
 
 def clip(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

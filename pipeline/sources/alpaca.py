@@ -3,7 +3,8 @@
 The clients are pointed at ``QUANTGATE_ALPACA_DATA_URL`` with ``url_override``. Stocks need
 ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; crypto bars work without keys. The client's own 429
 retry is switched off (it waits a fixed 3 s and ignores Retry-After): transient failures are retried
-here with tenacity. Daily stock bars (midnight New York) are stamped at midnight UTC of the session.
+by :func:`pipeline.sources._common.retrying`, and its session is bounded (page cap, deadlines, body
+cap). Daily stock bars (midnight New York) are stamped at midnight UTC of the session.
 
 Stock tickers (``AAPL``) go to the stock endpoint; crypto pairs (``BTCUSD``, ``BTCUSDT``, ``BTC/USD``)
 go to the crypto endpoint as ``BASE/QUOTE``, so ``alpaca`` can fill holes of a Binance series.
@@ -11,11 +12,16 @@ go to the crypto endpoint as ``BASE/QUOTE``, so ``alpaca`` can fill holes of a B
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import requests
+import urllib3
 
 from pipeline.sources import symbols
 from pipeline.sources._common import (
+    PageCounter,
+    Permanent,
     Transient,
     base_url,
     clip,
@@ -24,17 +30,38 @@ from pipeline.sources._common import (
     frame_from_rows,
     http_timeout,
     parse_retry_after,
+    read_body,
+    request_budget,
     retrying,
 )
 from pipeline.sources.base import BarSource
 
 
 class _Session(requests.Session):
-    """A session with a default timeout (alpaca-py sets none)."""
+    """A session with quantgate's bounds (alpaca-py sets none): page cap, deadlines and body cap.
+
+    Every request counts against ``QUANTGATE_MAX_PAGES`` (the client follows ``next_page_token`` by
+    itself), its read timeout shrinks to the time left, and its body is read in chunks and abandoned at
+    the request deadline or the size cap.
+    """
+
+    pages: PageCounter | None = None
 
     def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", http_timeout())
-        return super().request(method, url, **kwargs)
+        if self.pages is not None:
+            self.pages.tick()
+        budget = request_budget()
+        until = time.monotonic() + budget
+        kwargs["timeout"] = (min(10.0, http_timeout(), budget), min(http_timeout(), budget))
+        kwargs["stream"] = True
+        response = super().request(method, url, **kwargs)
+        try:
+            response._content = read_body(response.raw, until, budget)  # what requests stores once a body is read
+        except urllib3.exceptions.TimeoutError:
+            raise requests.Timeout("read timed out") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # truncated body, reset
+            raise requests.ConnectionError(exc.__class__.__name__) from None
+        return response
 
 
 class AlpacaSource(BarSource):
@@ -83,9 +110,11 @@ class AlpacaSource(BarSource):
         client = self._client(crypto)
 
         def once() -> pd.DataFrame:
+            client._session.pages = PageCounter()  # a fresh page count per attempt
             return self._fetch_once(client, crypto, ticker, symbol, timeframe, start, end)
 
-        return retrying(once, source=self.name, symbol=symbol, start=start, end=end)
+        # In a worker thread: the caller is released at the request deadline even if headers trickle.
+        return retrying(once, source=self.name, symbol=symbol, start=start, end=end, in_thread=True)
 
     def _fetch_once(
         self, client, crypto: bool, ticker: str, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp
@@ -120,12 +149,14 @@ class AlpacaSource(BarSource):
             raise Transient(exc.__class__.__name__) from None
         except (ValueError, KeyError, TypeError) as exc:
             raise fail(self.name, symbol, start, end, f"malformed payload ({exc.__class__.__name__})") from None
+        if not isinstance(raw, dict):
+            raise Permanent(f"malformed payload ({type(raw).__name__}, expected an object of bars by symbol)")
         try:
-            bars = raw.get(ticker, []) if isinstance(raw, dict) else []
+            bars = raw.get(ticker, [])
             rows = [(b["t"], b["o"], b["h"], b["l"], b["c"], b.get("v")) for b in bars]
-            frame = frame_from_rows(rows)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise fail(self.name, symbol, start, end, f"malformed payload ({exc.__class__.__name__})") from None
+        frame = frame_from_rows(rows)  # a Permanent here (e.g. a duplicate bar) becomes a SourceError
         if timeframe == "1d" and not crypto:
             frame = symbols.daily_to_session_date(frame)
         return clip(frame, start, end)

@@ -1,37 +1,65 @@
-"""Binance spot klines through ``python-binance`` (the primary crypto gap filler).
+"""Binance spot klines over its public REST API (``GET /api/v3/klines``), paged by ``startTime``.
 
-The client has no base-URL argument: it is constructed with ``ping=False`` and pointed at
-``QUANTGATE_BINANCE_URL + "/api"`` through its ``API_URL`` attribute. ``get_historical_klines``
-pages 1000 klines at a time (it first asks ``limit=1&startTime=0`` for the earliest bar).
-Keys (``BINANCE_API_KEY``/``BINANCE_API_SECRET``) are optional for klines.
+Requests go to ``QUANTGATE_BINANCE_URL`` (default ``https://api.binance.com``) through
+:func:`pipeline.sources._common.http_get_json`, so each one is bounded by the request deadline and the
+body size cap. Pages of up to 1000 klines are walked forward from the window's start; the walk stops
+when a page is short or reaches the window's end, and fails in one line when a page does not advance
+(a server ignoring ``startTime``) or the page cap is reached. ``BINANCE_API_KEY`` is optional for klines
+and sent as ``X-MBX-APIKEY`` when set. 418 (IP ban) and 429 are transient and honour ``Retry-After``
+up to its cap.
 """
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
-import requests
 
 from pipeline.sources import symbols
 from pipeline.sources._common import (
-    Transient,
+    Permanent,
     base_url,
     clip,
+    decode_json,
     env_key,
     fail,
+    fetch_scope,
     frame_from_rows,
-    http_timeout,
-    parse_retry_after,
-    redact,
+    http_get,
+    max_pages,
+    raise_for_transient,
     retrying,
 )
 from pipeline.sources.base import BarSource
+from pipeline.timeframes import bar_length
 
+#: Klines per page (Binance's maximum).
+PAGE = 1000
 #: Binance error codes that mean the request itself is wrong (unknown symbol, bad interval/params).
-_PERMANENT_CODES = {-1100, -1101, -1102, -1103, -1104, -1105, -1106, -1111, -1112, -1120, -1121, -1122}
+_UNKNOWN_SYMBOL = -1121
 
 
 def _ms(ts: pd.Timestamp) -> int:
     return int(pd.Timestamp(ts).value // 1_000_000)
+
+
+def _klines(url: str, params: dict, headers: dict) -> list:
+    """One page of klines, or a one-line :class:`Permanent`/:class:`Transient` saying what arrived instead."""
+    status, response_headers, body = http_get(url, params=params, headers=headers)
+    raise_for_transient(status, response_headers)
+    payload = decode_json(body)
+    if status != 200 or isinstance(payload, dict):
+        error = payload if isinstance(payload, dict) else {}
+        code, message = error.get("code"), error.get("msg")
+        if code == _UNKNOWN_SYMBOL:
+            raise Permanent(f"unknown symbol {params['symbol']} (HTTP {status}, code {code})")
+        if status != 200 or code is not None or message is not None:
+            raise Permanent(f"HTTP {status} (code {code}): {str(message)[:100]}")
+        raise Permanent(f"malformed payload (a JSON object with keys {', '.join(list(payload)[:5]) or 'none'}, "
+                        "expected a list of klines)")  # fmt: skip
+    if not isinstance(payload, list):
+        raise Permanent(f"malformed payload ({type(payload).__name__}, expected a list of klines)")
+    return payload
 
 
 class BinanceSource(BarSource):
@@ -40,61 +68,51 @@ class BinanceSource(BarSource):
     name = "binance"
     asset_class = "crypto"
 
-    def _client(self):
-        from binance.client import Client
-
-        client = Client(
-            api_key=env_key("BINANCE_API_KEY"),
-            api_secret=env_key("BINANCE_API_SECRET"),
-            requests_params={"timeout": http_timeout()},
-            ping=False,
-        )
-        client.API_URL = base_url("binance") + "/api"
-        return client
-
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         symbols.check_timeframe(self.name, timeframe)
         pair = symbols.binance_symbol(symbol)
         interval = symbols.binance_interval(timeframe)
-        client = self._client()
+        length = bar_length(timeframe)
+        url = base_url("binance") + "/api/v3/klines"
+        key = env_key("BINANCE_API_KEY")
+        headers = {"X-MBX-APIKEY": key} if key else {}
+        cap = min(max_pages(), math.ceil((end - start) / length / PAGE) + 2)
+        rows: list = []
+        cursor = start
+        with fetch_scope():
+            for page_number in range(cap + 1):
+                if cursor >= end:
+                    break
+                if page_number == cap:
+                    reason = f"still paging after {cap} pages of {PAGE} klines for a window of this length"
+                    raise fail(self.name, symbol, start, end, f"{reason} (QUANTGATE_MAX_PAGES)")
+                params = {"symbol": pair, "interval": interval, "startTime": str(_ms(cursor)),
+                          "endTime": str(_ms(end) - 1), "limit": str(PAGE)}  # fmt: skip
 
-        def once() -> pd.DataFrame:
-            return self._fetch_once(client, pair, interval, symbol, start, end)
+                def once(params: dict = params) -> list:
+                    return _klines(url, params, headers)
 
+                page = retrying(once, source=self.name, symbol=symbol, start=start, end=end)
+                if not page:
+                    break
+                try:
+                    part = frame_from_rows(page, unit="ms")
+                except Permanent as exc:
+                    raise fail(self.name, symbol, start, end, str(exc)) from None
+                if part.index[0] < cursor:
+                    reason = (
+                        f"page starts at {part.index[0].isoformat()}, before the requested startTime "
+                        f"{cursor.isoformat()}: the server ignores startTime"
+                    )
+                    raise fail(self.name, symbol, start, end, reason)
+                rows.extend(page)
+                if len(page) < PAGE:
+                    break
+                cursor = part.index[-1] + length
         try:
-            return retrying(once, source=self.name, symbol=symbol, start=start, end=end)
-        finally:
-            client.close_connection()
-
-    def _fetch_once(
-        self, client, pair: str, interval: str, symbol: str, start: pd.Timestamp, end: pd.Timestamp
-    ) -> pd.DataFrame:
-        from binance.exceptions import BinanceAPIException, BinanceRequestException
-
-        try:
-            klines = client.get_historical_klines(pair, interval, start_str=_ms(start), end_str=_ms(end) - 1)
-        except BinanceAPIException as exc:
-            status = exc.status_code
-            if status in (418, 429) or status >= 500:
-                headers = getattr(exc.response, "headers", {}) or {}
-                raise Transient(f"HTTP {status}", parse_retry_after(headers.get("Retry-After"))) from None
-            reason = f"HTTP {status} (code {exc.code}): {exc.message}"
-            if exc.code == -1121:
-                reason = f"unknown symbol {pair} (HTTP {status}, code -1121)"
-            raise fail(self.name, symbol, start, end, reason) from None
-        except BinanceRequestException:
-            raise fail(self.name, symbol, start, end, "malformed payload (response is not JSON)") from None
-        except IndexError:
-            return frame_from_rows([])  # the symbol has no klines at all
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise Transient(f"{exc.__class__.__name__}") from None
-        except requests.RequestException as exc:
-            raise Transient(redact(f"{exc.__class__.__name__}: {exc}")) from None
-        try:
-            rows = [(int(k[0]), k[1], k[2], k[3], k[4], k[5]) for k in klines]
             frame = frame_from_rows(rows, unit="ms")
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise fail(self.name, symbol, start, end, f"malformed payload ({exc.__class__.__name__})") from None
+        except Permanent as exc:
+            raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
 
 

@@ -67,11 +67,10 @@ class CoinGeckoSource(BarSource):
             payload = http_get_json(url, params=params, headers=headers)
             if not isinstance(payload, list):
                 raise Permanent("malformed payload (expected a list of [ts, o, h, l, c])")
-            try:
-                rows = [(int(r[0]), r[1], r[2], r[3], r[4], None) for r in payload]
-                return frame_from_rows(rows, unit="ms")
-            except (TypeError, ValueError, IndexError) as exc:
-                raise Permanent(f"malformed payload ({exc.__class__.__name__})") from None
+            for n, row in enumerate(payload):
+                if not isinstance(row, list) or len(row) < 5:
+                    raise Permanent(f"malformed payload (row {n} is not a list of [ts, o, h, l, c])")
+            return frame_from_rows([[*row[:5], None] for row in payload], unit="ms")
 
         frame = retrying(once, source=self.name, symbol=symbol, start=start, end=end)
         frame.index = pd.DatetimeIndex(frame.index - candle, name="ts")  # close time -> open time

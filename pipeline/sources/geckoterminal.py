@@ -13,10 +13,12 @@ import pandas as pd
 
 from pipeline.sources import symbols
 from pipeline.sources._common import (
+    PageCounter,
     Permanent,
     base_url,
     clip,
     fail,
+    fetch_scope,
     frame_from_rows,
     http_get_json,
     retrying,
@@ -44,30 +46,46 @@ class GeckoTerminalSource(BarSource):
         rows: dict[int, tuple] = {}
         before = math.ceil(end.timestamp())  # before_timestamp is exclusive, like our end
         start_s = int(start.timestamp())
-        while True:
-            params = {
-                "aggregate": str(aggregate),
-                "before_timestamp": str(before),
-                "limit": str(PAGE),
-                "currency": "usd",
-            }
+        pages = PageCounter()
+        with fetch_scope():
+            while True:
+                params = {
+                    "aggregate": str(aggregate),
+                    "before_timestamp": str(before),
+                    "limit": str(PAGE),
+                    "currency": "usd",
+                }
 
-            def once(params: dict = params) -> list:
-                payload = http_get_json(url, params=params, headers={"accept": "application/json"})
-                try:
-                    page = payload["data"]["attributes"]["ohlcv_list"]  # type: ignore[index]
-                    return [(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), r[5]) for r in page]
-                except (TypeError, ValueError, KeyError, IndexError) as exc:
-                    raise Permanent(f"malformed payload ({exc.__class__.__name__})") from None
+                def once(params: dict = params) -> list:
+                    pages.tick()
+                    payload = http_get_json(url, params=params, headers={"accept": "application/json"})
+                    try:
+                        page = payload["data"]["attributes"]["ohlcv_list"]  # type: ignore[index]
+                    except (TypeError, KeyError, IndexError):
+                        raise Permanent("malformed payload (no data.attributes.ohlcv_list)") from None
+                    if not isinstance(page, list):
+                        raise Permanent(f"malformed payload (ohlcv_list is {type(page).__name__}, expected a list)")
+                    frame_from_rows(page, unit="s")  # shape, numbers and duplicates within the page
+                    return [tuple(r[:6]) for r in page]
 
-            page = retrying(once, source=self.name, symbol=symbol, start=start, end=end)
-            for row in page:
-                rows[row[0]] = row
-            oldest = min((r[0] for r in page), default=None)
-            if oldest is None or oldest <= start_s or oldest >= before:
-                break
-            before = oldest
-        frame = frame_from_rows(sorted(rows.values()), unit="s")
+                page = retrying(once, source=self.name, symbol=symbol, start=start, end=end)
+                for row in page:
+                    if row[0] in rows and rows[row[0]] != row:
+                        stamp = pd.Timestamp(row[0], unit="s", tz="UTC").isoformat()
+                        raise fail(self.name, symbol, start, end, f"two different bars at ts={stamp} on two pages")
+                    rows[row[0]] = row
+                oldest = min((r[0] for r in page), default=None)
+                if oldest is not None and oldest >= before:
+                    stamp = pd.Timestamp(oldest, unit="s", tz="UTC").isoformat()
+                    reason = f"page reaches back only to {stamp}, not before before_timestamp: the server ignores it"
+                    raise fail(self.name, symbol, start, end, reason)
+                if oldest is None or oldest <= start_s:
+                    break
+                before = oldest
+        try:
+            frame = frame_from_rows(sorted(rows.values()), unit="s")
+        except Permanent as exc:
+            raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
 
 

@@ -1,21 +1,24 @@
 """Polygon aggregates through ``polygon-api-client`` (``RESTClient``), paginated via ``next_url``.
 
-The client's own urllib3 retry policy handles 429 (honouring Retry-After), 5xx, timeouts and
-connection resets, bounded by ``QUANTGATE_RETRY_ATTEMPTS``; whatever escapes it is turned into one
-clean line here. A JSON decoder that refuses garbage is passed in as ``custom_json`` so a malformed
-page cannot be mistaken for the end of the data (the client otherwise treats it as "no results").
+The client's own urllib3 retries are off (they honour any Retry-After, however long): its pool is
+wrapped so every request counts against the page cap, is bounded by the deadlines and body cap, and
+429/5xx/timeouts/resets are retried by :func:`pipeline.sources._common.retrying`. A JSON decoder
+that refuses garbage is passed in as ``custom_json`` so a malformed page cannot be mistaken for the
+end of the data (the client otherwise treats it as "no results").
 Daily equity bars (stamped midnight New York) are moved to midnight UTC of their session date.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pandas as pd
 
 from pipeline.sources import symbols
 from pipeline.sources._common import (
+    PageCounter,
     Transient,
     base_url,
     clip,
@@ -23,8 +26,10 @@ from pipeline.sources._common import (
     fail,
     frame_from_rows,
     http_timeout,
+    raise_for_transient,
+    read_body,
     redact,
-    retry_attempts,
+    request_budget,
     retrying,
 )
 from pipeline.sources.base import BarSource
@@ -47,6 +52,51 @@ class _StrictJson:
     dumps = staticmethod(json.dumps)
 
 
+class _BoundedPool:
+    """The client's urllib3 pool with quantgate's bounds: page cap, deadlines, body cap, our own retries.
+
+    Every request counts against ``QUANTGATE_MAX_PAGES``; its read timeout shrinks to the time left; the
+    body is read in chunks and abandoned at the request deadline or the size cap; 429 and 5xx become
+    :class:`Transient` here (the client's own retries, which honour any Retry-After, are switched off).
+    """
+
+    def __init__(self, pool, pages: PageCounter) -> None:
+        self._pool = pool
+        self._pages = pages
+
+    def request(self, method: str, url: str, **kwargs):
+        import urllib3
+
+        self._pages.tick()
+        budget = request_budget()
+        until = time.monotonic() + budget
+        kwargs["timeout"] = urllib3.Timeout(connect=min(10.0, http_timeout(), budget), read=min(http_timeout(), budget))
+        kwargs["retries"] = False
+        kwargs["preload_content"] = False
+        try:
+            response = self._pool.request(method, url, **kwargs)
+            body = read_body(response, until, budget)
+            response.release_conn()
+        except urllib3.exceptions.TimeoutError:
+            raise Transient("timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused/reset, truncated body
+            raise Transient(exc.__class__.__name__) from None
+        raise_for_transient(response.status, {k.lower(): v for k, v in response.headers.items()})
+        return _Answer(response.status, response.headers, body)
+
+    def __getattr__(self, name: str):
+        return getattr(self._pool, name)
+
+
+class _Answer:
+    """What the client reads from a response: status, headers and the whole body."""
+
+    def __init__(self, status: int, headers, data: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+
 class PolygonSource(BarSource):
     """Stock (``AAPL``) and crypto (``X:BTCUSD``) aggregates from Polygon."""
 
@@ -64,7 +114,7 @@ class PolygonSource(BarSource):
             base=base_url("polygon"),
             connect_timeout=min(10.0, http_timeout()),
             read_timeout=http_timeout(),
-            retries=retry_attempts() - 1,
+            retries=0,
             custom_json=_StrictJson,
         )
 
@@ -73,14 +123,20 @@ class PolygonSource(BarSource):
         client = self._client()
         if client is None:
             raise fail(self.name, symbol, start, end, "POLYGON_API_KEY is not set")
-        ticker = symbols.polygon_ticker(symbol, self.asset_class)
+        try:
+            ticker = symbols.polygon_ticker(symbol, self.asset_class)
+        except ValueError as exc:
+            raise fail(self.name, symbol, start, end, str(exc)) from None
         multiplier, span = symbols.polygon_span(timeframe)
 
+        pool = client.client
+
         def once() -> pd.DataFrame:
+            client.client = _BoundedPool(pool, PageCounter())  # a fresh page count per attempt
             return self._fetch_once(client, ticker, multiplier, span, symbol, timeframe, start, end)
 
-        # The client retries inside; one outer attempt turns anything left into one clean line.
-        return retrying(once, source=self.name, symbol=symbol, start=start, end=end)
+        # In a worker thread: the caller is released at the request deadline even if headers trickle.
+        return retrying(once, source=self.name, symbol=symbol, start=start, end=end, in_thread=True)
 
     def _fetch_once(
         self,
@@ -116,16 +172,13 @@ class PolygonSource(BarSource):
             raise fail(self.name, symbol, start, end, f"malformed payload: {exc}") from None
         except (AuthError, BadResponse) as exc:
             raise fail(self.name, symbol, start, end, _bad_response(exc)) from None
-        except urllib3.exceptions.MaxRetryError as exc:
-            reason = redact(f"{exc.reason.__class__.__name__}: {exc.reason}", [client.API_KEY])
-            raise fail(self.name, symbol, start, end, f"gave up after retries ({reason})") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Transient(exc.__class__.__name__) from None
+            raise Transient(redact(exc.__class__.__name__, [client.API_KEY])) from None
         try:
             rows = [(int(a.timestamp), a.open, a.high, a.low, a.close, a.volume) for a in aggs]
-            frame = frame_from_rows(rows, unit="ms")
         except (TypeError, ValueError) as exc:
             raise fail(self.name, symbol, start, end, f"malformed payload ({exc.__class__.__name__})") from None
+        frame = frame_from_rows(rows, unit="ms")  # a Permanent here (e.g. a duplicate bar) becomes a SourceError
         if timeframe == "1d" and self.asset_class == "equity":
             frame = symbols.daily_to_session_date(frame)
         return clip(frame, start, end)

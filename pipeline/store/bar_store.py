@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from pipeline.errors import StoreError, first_line
+from pipeline.errors import StoreError, StoreUnavailable, first_line
 from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
@@ -84,6 +84,11 @@ class BarStore:
                 todo = frame[~known | changed]
                 if not todo.empty:
                     self._write(conn, todo, source=source, symbol=symbol, timeframe=timeframe, now=now)
+        except (OperationalError, InterfaceError) as exc:  # refused, dropped, locked: an outage
+            raise StoreUnavailable(
+                f"{source}:{symbol}:{timeframe}: database unavailable, nothing stored "
+                f"({exc.__class__.__name__}: {first_line(exc.orig if exc.orig is not None else exc)[:200]})"
+            ) from exc
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"{source}:{symbol}:{timeframe}: write failed, nothing stored "

@@ -144,7 +144,7 @@ def create_database(url: str) -> bool:
             conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(parsed.database)}"))
             return True
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = first_line(getattr(exc, "orig", None) or exc)
         raise StoreError(f"cannot create database {shown}: {exc.__class__.__name__}: {reason}") from exc
     finally:
         admin.dispose()

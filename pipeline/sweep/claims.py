@@ -36,6 +36,7 @@ from pipeline.store import get_engine
 from pipeline.store.models import SweepClaim
 from pipeline.sweep.discovery import SweepItem
 from pipeline.sweep.resume import completed_run
+from pipeline.tracking.stale import process_alive
 
 CLAIMED, FINISHED, FAILED = "claimed", "finished", "failed"
 HEARTBEAT_S = 30.0
@@ -111,24 +112,10 @@ def _me() -> _Owner:
 
 
 def _process_gone(pid: int, started: str | None) -> bool:
-    """Whether process ``pid`` on this host has ended (or the pid was reused by a newer process)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Whether process ``pid`` on this host has ended (or the pid now belongs to a newer process)."""
+    if not process_alive(pid):
         return True
-    except PermissionError:
-        pass  # alive, owned by another user
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            state = stat.read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True  # it ended while we looked
-        if state in ("Z", "X"):
-            return True
-        if started is not None and _process_start(pid) not in (None, started):
-            return True
-    return False
+    return started is not None and _process_start(pid) not in (None, started)
 
 
 def _owner_dead(row: Row, now: dt.datetime, me: _Owner, stale_after_s: float) -> bool:

@@ -6,7 +6,8 @@ Every run quantgate creates (:func:`pipeline.tracking.start_run`) carries its ow
 boundaries. A process killed with ``kill -9`` cannot end its run; :func:`reap_stale_runs` (called at the
 start of ``quantgate run`` and ``quantgate sweep``) marks such runs KILLED:
 
-- on this host: the owner process no longer exists (or is a zombie);
+- on this host: the owner process no longer exists (or is a zombie, or its pid now belongs to a process
+  started at another time: tag :data:`~pipeline.tracking.tags.OWNER_STARTED`);
 - on another host: the heartbeat (or, without one, the run's start) is older than
   :func:`pipeline.settings.stale_run_timeout` (``QUANTGATE_STALE_RUN_HOURS``, default 24 h).
 """
@@ -33,23 +34,45 @@ def now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+
+
+def process_started(pid: int) -> str | None:
+    """Return the start time of process ``pid`` in clock ticks since boot (Linux), or None elsewhere."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
 def owner_tags() -> dict[str, str]:
     """Return the tags naming this process as a run's owner, with a fresh heartbeat."""
-    return {T.OWNER_PID: str(os.getpid()), T.OWNER_HOST: socket.gethostname(), T.OWNER_HEARTBEAT: now_text()}
+    tags = {T.OWNER_PID: str(os.getpid()), T.OWNER_HOST: socket.gethostname(), T.OWNER_HEARTBEAT: now_text()}
+    started = process_started(os.getpid())
+    if started is not None:
+        tags[T.OWNER_STARTED] = started
+    return tags
 
 
-def process_alive(pid: int) -> bool:
-    """Return whether process ``pid`` exists on this host and is not a zombie.
+def process_alive(pid: int, started: str | None = None) -> bool:
+    """Return whether process ``pid`` exists on this host, is not a zombie, and (when known) is the same process.
 
     Parameters
     ----------
     pid : int
         A process id.
+    started : str, optional
+        The owner's start time (:func:`process_started`); a different one means the pid was reused.
 
     Returns
     -------
     bool
-        False when there is no such process or it has exited but was not yet waited for.
+        False when there is no such process, it has exited but was not yet waited for, or the pid now
+        belongs to another process.
     """
     if pid <= 0:
         return False
@@ -59,12 +82,12 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            state = stat.read().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
+    fields = _proc_stat(pid)
+    if not fields:
         return True  # no /proc (macOS): kill(0) said it exists
-    return state not in {"Z", "X"}
+    if fields[0] in {"Z", "X"}:
+        return False
+    return started is None or len(fields) <= 19 or fields[19] == started
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -107,7 +130,7 @@ def stale_reason(
     """
     pid_text, owner_host = tags.get(T.OWNER_PID), tags.get(T.OWNER_HOST)
     if owner_host == host and pid_text and pid_text.isdigit():
-        if process_alive(int(pid_text)):
+        if process_alive(int(pid_text), tags.get(T.OWNER_STARTED)):
             return None
         return f"owner pid {pid_text} on host {host} is gone"
     beat = _parse_time(tags.get(T.OWNER_HEARTBEAT))
@@ -193,5 +216,5 @@ def reap_stale_runs(timeout: dt.timedelta | None = None) -> list[ReapedRun]:
     except MlflowException as exc:
         raise TrackingError(f"reap stale MLflow runs: {first_line(exc)}") from exc
     for run in reaped:
-        logger.warning("marked stale MLflow run %s KILLED: %s", run.run_id, run.reason)
+        logger.info("marked stale MLflow run %s KILLED: %s", run.run_id, run.reason)
     return reaped

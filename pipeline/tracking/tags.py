@@ -30,6 +30,7 @@ STATUS_COMPLETED = "completed"
 # -- who owns a RUNNING run (for reaping runs of dead processes) -----------------------------------------
 OWNER_PID = "quantgate.owner.pid"
 OWNER_HOST = "quantgate.owner.host"
+OWNER_STARTED = "quantgate.owner.started"  # the owner's start time (Linux clock ticks), to tell a reused pid
 OWNER_HEARTBEAT = "quantgate.owner.heartbeat"  # UTC ISO time of the last stage boundary
 REAPED_BY = "quantgate.reaped_by"  # why a stale run was marked KILLED
 

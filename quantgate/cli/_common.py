@@ -78,7 +78,13 @@ def one_line_errors(func: F) -> F:
             raise fail(" ".join(str(exc).split()) or exc.__class__.__name__) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
-        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except (
+            typer.Exit,
+            typer.Abort,
+            click.exceptions.Exit,
+            click.exceptions.ClickException,
+            click.exceptions.Abort,
+        ):
             raise
         except Exception as exc:
             if kwargs.get("verbose") or os.environ.get("QUANTGATE_DEBUG", "").strip() not in ("", "0"):

@@ -14,6 +14,7 @@ app = typer.Typer()
 
 
 @app.command("check")
+@one_line_errors
 def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to validate.")) -> None:
     """Validate experiment files; print one line per problem naming the file and field."""
     from pipeline.config import load_experiments
@@ -40,6 +41,13 @@ def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to
             }:
                 if path not in owners.setdefault(key, []):
                     owners[key].append(path)
+    _warn_shared_names(owners)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _warn_shared_names(owners: dict[tuple[str, str], list[Path]]) -> None:
+    """Warn when files share a ``name`` or ``registry.model_name`` (keys of ``owners``: field and value)."""
     for (field, value), paths in sorted(owners.items()):
         if len(paths) > 1 and not (field == "registry.model_name" and owners.get(("name", value)) == paths):
             shared = "an MLflow experiment and a registered model" if field == "name" else "a registered model"
@@ -50,8 +58,16 @@ def check(files: list[Path] = typer.Argument(..., help="Experiment YAML files to
                 soft_wrap=True,
                 markup=False,
             )
-    if bad:
-        raise typer.Exit(1)
+
+
+def _name_owners(items: list) -> dict[tuple[str, str], list[Path]]:
+    """Which files use each experiment name and registered model name (``items`` are sweep items)."""
+    owners: dict[tuple[str, str], list[Path]] = {}
+    for item in items:
+        for key in (("name", item.config.name), ("registry.model_name", item.config.model_name)):
+            if item.path not in owners.setdefault(key, []):
+                owners[key].append(item.path)
+    return owners
 
 
 @app.command("schema")
@@ -146,6 +162,7 @@ def sweep(
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
+    _warn_shared_names(_name_owners(plan.items))
     if not plan.items:
         console.print(f"no experiments to run in {folder}")
         raise typer.Exit(1 if plan.errors else 0)
@@ -197,6 +214,7 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
+    _warn_shared_names(_name_owners(plan.items))
     if not plan.items:
         err_console.print(f"no experiments to run in {folder}", highlight=False)
         return bool(plan.errors)

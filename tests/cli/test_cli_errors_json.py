@@ -159,4 +159,15 @@ def test_run_when_a_stage_fails_prints_one_line_and_tracebacks_only_when_verbose
     loud = quantgate("run", "--verbose", str(path), env=env)
     assert loud.returncode == 1
     assert "Traceback" in loud.stderr
-    assert loud.stderr.strip().splitlines()[-1].startswith("error: ")
+    errors = [line for line in loud.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "sample: unknown symbol NOPE" in errors[0], errors
+
+
+def test_sweep_when_every_file_is_bad_exits_1_without_an_unexpected_error(tmp_path: Path, qg_home: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("name: [unclosed\n")
+    result = runner.invoke(app, ["sweep", str(folder)])
+    assert result.exit_code == 1
+    assert "skipped bad file:" in result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output

@@ -3,7 +3,10 @@
 A service subclasses :class:`FakeService` and implements :meth:`FakeService.handle` returning
 ``(status, headers, body)``. Tests script failures with :meth:`FakeService.fail`: the next matching
 request (optionally after skipping some) gets a 429, a 5xx, a timeout, a truncated body, garbage,
-a dropped connection, or a 401.
+a dropped connection, or a 401; or a misbehaving answer: ``trickle`` (the real body, one byte every
+``trickle_interval`` seconds), ``trickle_headers`` (the status line and headers that way), ``empty``
+(200 with no body), ``object`` (a JSON object instead of a list), ``short_rows`` (rows of two fields),
+``strings`` (a row whose prices are words) or ``scalar`` (a bare JSON string).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class FakeService:
 
     #: Seconds a "timeout" failure sleeps before answering (tests set the client timeout lower).
     timeout_sleep: float = 2.0
+    #: Seconds between two bytes of a "trickle" answer.
+    trickle_interval: float = 5.0
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
@@ -161,6 +166,32 @@ class FakeService:
                     self.wfile.write(body[: max(1, len(body) // 2)])
                     self.wfile.flush()
                     self.close_connection = True
+                elif kind in ("trickle", "trickle_headers"):
+                    status, headers, body = service.handle(request)
+                    head = (
+                        f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode()
+                    slow = head + body if kind == "trickle_headers" else body
+                    try:
+                        if kind == "trickle":
+                            self.wfile.write(head)
+                        for i in range(len(slow)):
+                            self.wfile.write(slow[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(service.trickle_interval)
+                    except OSError:  # the client gave up, as it should
+                        pass
+                    self.close_connection = True
+                elif kind == "empty":
+                    self._send(200, {}, b"")
+                elif kind == "object":
+                    self._send(200, {}, json_body({"unexpected": "object"}))
+                elif kind == "short_rows":
+                    self._send(200, {}, json_body([[1514764800000, "1.0"]]))
+                elif kind == "strings":
+                    self._send(200, {}, json_body([[1514764800000, "abc", "2", "1", "1.5", "10"]]))
+                elif kind == "scalar":
+                    self._send(200, {}, json_body("maintenance"))
                 elif kind == "garbage":
                     self._send(200, {"Content-Type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>")
                 else:

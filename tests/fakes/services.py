@@ -34,9 +34,15 @@ def _binance_round(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class BinanceFake(FakeService):
-    """``/api/v3/ping`` and ``/api/v3/klines``."""
+    """``/api/v3/ping`` and ``/api/v3/klines``.
+
+    Misbehaviours: ``ignore_start_time`` serves every page from the series' first bar (a server that
+    ignores ``startTime``); ``duplicate`` sends the bar at that time twice.
+    """
 
     api_key: str | None = None
+    ignore_start_time: bool = False
+    duplicate: pd.Timestamp | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +73,11 @@ class BinanceFake(FakeService):
         limit = min(int(q.get("limit", 500)), 1000)
         lo = pd.Timestamp(int(q.get("startTime", 0)), unit="ms", tz="UTC")
         hi = pd.Timestamp(int(q["endTime"]), unit="ms", tz="UTC") if "endTime" in q else frame.index.max()
+        if self.ignore_start_time:
+            lo, hi = frame.index.min(), frame.index.max()
         part = frame.loc[(frame.index >= lo) & (frame.index <= hi)].iloc[:limit]
+        if self.duplicate is not None and self.duplicate in part.index:
+            part = pd.concat([part, part.loc[[self.duplicate]]]).sort_index(kind="stable")
         step = _ms(frame.index[0] + bar_length(q["interval"])) - _ms(frame.index[0])
         rows = [
             [
@@ -90,10 +100,14 @@ class BinanceFake(FakeService):
 
 
 class PolygonFake(FakeService):
-    """``/v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}`` with cursor pagination."""
+    """``/v2/aggs/ticker/{T}/range/{m}/{span}/{from}/{to}`` with cursor pagination.
+
+    Misbehaviour: ``endless`` always sends a ``next_url`` back to the first page.
+    """
 
     api_key = "polygon-test-key"
     page_size = 40
+    endless = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,7 +161,9 @@ class PolygonFake(FakeService):
             "request_id": "r1",
             "count": len(results),
         }
-        if offset + self.page_size < len(rows):
+        if self.endless:
+            body["next_url"] = f"https://api.polygon.io/v2/aggs/ticker/{ticker}/range/{mult}/{span}/{lo}/{hi}?cursor=0"
+        elif offset + self.page_size < len(rows):
             body["next_url"] = (
                 f"https://api.polygon.io/v2/aggs/ticker/{ticker}/range/{mult}/{span}/{lo}/{hi}"
                 f"?cursor={offset + self.page_size}"
@@ -240,9 +256,13 @@ class CoinGeckoFake(FakeService):
 
 
 class GeckoTerminalFake(FakeService):
-    """``/networks/{net}/pools/{addr}/ohlcv/{day|hour|minute}``, newest first, ``before_timestamp`` paging."""
+    """``/networks/{net}/pools/{addr}/ohlcv/{day|hour|minute}``, newest first, ``before_timestamp`` paging.
+
+    Misbehaviour: ``ignore_before`` always serves the newest page.
+    """
 
     page_size = 50
+    ignore_before = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -269,7 +289,7 @@ class GeckoTerminalFake(FakeService):
         limit = min(int(request.query.get("limit", 100)), 1000, self.page_size)
         before = request.query.get("before_timestamp")
         part = frame
-        if before is not None:
+        if before is not None and not self.ignore_before:
             part = frame.loc[frame.index < pd.Timestamp(int(before), unit="s", tz="UTC")]
         part = part.iloc[::-1].iloc[:limit]
         rows = [

@@ -72,3 +72,22 @@ def test_experiment_flow_when_minute_bars_are_served_locally_reaches_a_gate_verd
     assert isinstance(outcome.gate_passed, bool) and outcome.rules
     coverage = {r.name: r for r in outcome.rules}.get("data_coverage")
     assert coverage is None or coverage.passed
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_experiment_flow_when_a_served_bar_spikes_ten_fold_stops_at_quality_naming_the_row(
+    binance_fake, qg_home: Path, write_experiment: Callable[..., Path]
+) -> None:
+    from pipeline.errors import DataQualityError
+
+    bars = _hole_free("1h", 30 * 24)
+    spike = bars.index[400]
+    bars.loc[spike, ["open", "high", "low", "close"]] *= 10.0
+    binance_fake.add("BTCUSDT", "1h", bars)
+    path = write_experiment(
+        "btc-spike",
+        data={"source": "binance", "symbol": "BTCUSDT", "timeframe": "1h", "start": "2018-06-01", "end": "2018-06-30"},
+    )
+    with pytest.raises(DataQualityError) as err:
+        experiment_flow(str(path))
+    assert f"no_price_jump (2 rows, e.g. ts={spike.isoformat()})" in str(err.value)

@@ -28,6 +28,10 @@ pytestmark = [pytest.mark.slow]
 
 EXE = str(Path(sys.executable).with_name("quantgate"))
 SHORT = {"start": "2009-01-01", "end": "2012-12-31"}  # a small window: about 1000 daily bars
+FAST = {
+    "model": {"num_boost_round": 20, "early_stopping_rounds": 5},
+    "gate": {"bootstrap_reps": 100, "leakage_cuts": 1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +98,7 @@ def assert_every_version_comes_from_a_finished_run(model_name: str) -> None:
 def write(folder: Path, name: str, **overrides: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
-    raw = experiment(name, data={**SHORT, **overrides.pop("data", {})}, **overrides)
+    raw = experiment(name, data={**SHORT, **overrides.pop("data", {})}, **FAST, **overrides)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,43 @@ def test_sweep_when_killed_midway_and_rerun_completes_only_the_missing(sqlite_st
     configure_mlflow()
     board = leaderboard(family=sweep_family(folder), limit=100)
     assert sorted(board["symbol"]) == ["AAPL", "IBM", "MSFT"]
+
+
+@pytest.mark.postgres
+def test_sweep_when_two_processes_share_a_folder_runs_each_config_once(
+    postgres_stores: tuple[str, str], tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    names = [f"race-{tag}-{symbol.lower()}" for symbol in ("AAPL", "IBM", "MSFT")]
+    for name, symbol in zip(names, ("AAPL", "IBM", "MSFT"), strict=True):
+        raw = experiment(name, data={"symbol": symbol}, registry={"promote": False})
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    exe = str(Path(sys.executable).with_name("quantgate"))
+    procs = [
+        subprocess.Popen(
+            [exe, "sweep", str(folder), "--parallel", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={
+                **os.environ,
+                "PREFECT_HOME": str(tmp_path / f"prefect{i}"),
+                # two temporary Prefect servers migrating at once on two cores need more than the 20 s default
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+                "COLUMNS": "200",
+            },
+        )
+        for i in range(2)
+    ]
+    outputs = [proc.communicate(timeout=900)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], "\n---\n".join(o[-3000:] for o in outputs)
+    both = "".join(outputs)
+    assert both.count("done ") == 3 and both.count("skip ") == 3, both
+    configure_mlflow()
+    client = MlflowClient()
+    for name in names:
+        experiment_id = client.get_experiment_by_name(name).experiment_id
+        runs = client.search_runs([experiment_id])
+        assert [run.info.status for run in runs] == ["FINISHED"], (name, both)

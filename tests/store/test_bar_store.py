@@ -178,3 +178,17 @@ def test_migrations_when_optuna_shares_the_database_keep_separate_histories(db_u
     with store.engine.connect() as conn:
         head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
         assert conn.execute(text("select version_num from quantgate_alembic_version")).scalar() == head
+
+
+def test_upsert_when_the_database_goes_away_raises_store_unavailable_which_tasks_retry() -> None:
+    from pipeline.errors import StoreUnavailable
+    from tests.conftest import _create_database, _drop_database
+
+    name, url = _create_database("qg_outage")
+    store = BarStore(url)
+    store.upsert(random_walk_bars(5), source="sample", symbol="OUT", timeframe="1d")
+    _drop_database(name)  # the outage: every connection killed, the database gone
+    with pytest.raises(StoreUnavailable, match=r"sample:OUT:1d: database unavailable, nothing stored \(") as err:
+        BarStore(engine=store.engine).upsert(random_walk_bars(5), source="sample", symbol="OUT", timeframe="1d")
+    assert "\n" not in str(err.value)
+    store.engine.dispose()

@@ -6,7 +6,7 @@ import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.errors import DataQualityError, SourceError, SourceUnavailable
+from pipeline.errors import DataQualityError, SourceError, SourceUnavailable, StoreError, StoreUnavailable
 from tasks._common import retry_unless_permanent
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -36,8 +36,12 @@ def attempts_until_done(error: Exception, succeed_on: int) -> tuple[int, bool]:
 
 @pytest.mark.parametrize(
     "error",
-    [SourceError("binance: BTCUSDT 2024-01-01..2024-01-02: HTTP 401"), DataQualityError("AAPL 1d: 2 failed")],
-    ids=["bad-key", "bad-data"],
+    [
+        SourceError("binance: BTCUSDT 2024-01-01..2024-01-02: HTTP 401"),
+        DataQualityError("AAPL 1d: 2 failed"),
+        StoreError("binance:BTCUSDT:1h: non-finite close=inf at ts=2024-01-01"),
+    ],
+    ids=["bad-key", "bad-data", "bad-bar"],
 )
 def test_retry_when_failure_is_permanent_does_not_retry(error: Exception) -> None:
     assert attempts_until_done(error, succeed_on=3) == (1, False)
@@ -45,8 +49,12 @@ def test_retry_when_failure_is_permanent_does_not_retry(error: Exception) -> Non
 
 @pytest.mark.parametrize(
     "error",
-    [SourceUnavailable("binance: BTCUSDT: gave up after 5 attempts: HTTP 503"), ConnectionResetError("db dropped")],
-    ids=["source-unavailable", "connection-reset"],
+    [
+        SourceUnavailable("binance: BTCUSDT: gave up after 5 attempts: HTTP 503"),
+        ConnectionResetError("db dropped"),
+        StoreUnavailable("binance:BTCUSDT:1h: database unavailable, nothing stored (OperationalError: ...)"),
+    ],
+    ids=["source-unavailable", "connection-reset", "database-outage"],
 )
 def test_retry_when_failure_may_pass_retries_until_success(error: Exception) -> None:
     assert attempts_until_done(error, succeed_on=3) == (3, True)

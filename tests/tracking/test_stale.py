@@ -27,6 +27,7 @@ def test_reap_stale_runs_when_owners_are_dead_or_silent_kills_only_those(mlflow_
     owners = {
         "dead-here": {T.OWNER_PID: str(dead_pid()), T.OWNER_HOST: host, T.OWNER_HEARTBEAT: fresh},
         "alive-here": {T.OWNER_PID: str(os.getpid()), T.OWNER_HOST: host, T.OWNER_HEARTBEAT: old},
+        "reused-pid-here": {T.OWNER_PID: str(os.getpid()), T.OWNER_HOST: host, T.OWNER_STARTED: "1"},
         "silent-elsewhere": {T.OWNER_PID: "1", T.OWNER_HOST: "another-host.invalid", T.OWNER_HEARTBEAT: old},
         "beating-elsewhere": {T.OWNER_PID: "1", T.OWNER_HOST: "another-host.invalid", T.OWNER_HEARTBEAT: fresh},
     }
@@ -41,11 +42,12 @@ def test_reap_stale_runs_when_owners_are_dead_or_silent_kills_only_those(mlflow_
     assert status == {
         "dead-here": "KILLED",
         "alive-here": "RUNNING",
+        "reused-pid-here": "KILLED",
         "silent-elsewhere": "KILLED",
         "beating-elsewhere": "RUNNING",
     }
     assert client.get_run(finished.run_id).info.status == "FINISHED"
-    assert set(reaped) == {runs["dead-here"], runs["silent-elsewhere"]}
+    assert set(reaped) == {runs["dead-here"], runs["reused-pid-here"], runs["silent-elsewhere"]}
     killed = client.get_run(runs["dead-here"]).data.tags
     assert killed[T.STATUS] == "killed" and "is gone" in killed[T.REAPED_BY]
     assert "no heartbeat from host another-host.invalid" in reaped[runs["silent-elsewhere"]]
