@@ -66,6 +66,8 @@ class TradingSession:
     strategy: str
     anchor: dt.datetime
     risk: RiskEngine = field(default_factory=lambda: RiskEngine([]))
+    #: (model version, symbol, decision bar) -> decided fraction: a held decision is not predicted again.
+    decisions: dict[tuple[str, str, pd.Timestamp], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,9 @@ def closed_bars(bars: pd.DataFrame, now: dt.datetime, timeframe: str) -> pd.Data
     return bars[closes <= pd.Timestamp(now)]
 
 
-def decide(model: PinnedModel, bars: pd.DataFrame, anchor: dt.datetime) -> float:
+def decide(
+    model: PinnedModel, bars: pd.DataFrame, anchor: dt.datetime, cache: dict | None = None, symbol: str = ""
+) -> float:
     """The target fraction after the last bar: the shared rule on the strategy's bars since ``anchor``.
 
     Probabilities are predicted only at the last decision bar (features on a trailing window of
@@ -199,6 +203,9 @@ def decide(model: PinnedModel, bars: pd.DataFrame, anchor: dt.datetime) -> float
     h = model.config.target.holding_period
     k = ((len(traded) - 1) // h) * h  # the last decision bar
     decision_ts = traded.index[k]
+    key = (model.version, symbol, decision_ts)
+    if cache is not None and key in cache:
+        return cache[key]
     upto = bars[bars.index <= decision_ts]
     window = upto.iloc[-(model.history_bars + 1) :]
     proba = model.predict(window)
@@ -208,7 +215,10 @@ def decide(model: PinnedModel, bars: pd.DataFrame, anchor: dt.datetime) -> float
     matrix = proba_matrix(matrix, traded, model.config.target.n_classes)
     p_fav, p_adv = favourable_adverse(matrix, model.config.target.kind)
     close = traded["close"].astype("float64").to_numpy()
-    return position_after(p_fav[: k + 1], p_adv[: k + 1], close[: k + 1], model.config, model.periods_per_year)
+    target = position_after(p_fav[: k + 1], p_adv[: k + 1], close[: k + 1], model.config, model.periods_per_year)
+    if cache is not None:
+        cache[key] = target
+    return target
 
 
 def _round(quantity: float, lot: float) -> float:
@@ -258,7 +268,10 @@ def run_cycle(
     equity = account.cash + sum(p.quantity * prices.get(s, p.avg_price) for s, p in account.positions.items())
     if model is None and session.trading.on_no_model == "hold":
         return CycleResult(bar_ts, version, {}, [], equity, skipped="no Production version; on_no_model=hold")
-    targets = {s: (decide(model, frame, session.anchor) if model is not None else 0.0) for s, frame in bars.items()}
+    targets = {
+        s: (decide(model, frame, session.anchor, session.decisions, s) if model is not None else 0.0)
+        for s, frame in bars.items()
+    }
     day_start = _day_start_equity(account.cash, held, bars, bar_ts)
     orders = []
     for symbol, target in targets.items():
@@ -298,6 +311,9 @@ def run_cycle(
 
 
 def _submit(session: TradingSession, order: Order) -> Order:
+    from pipeline.experiment.run import pause_for_test
+
+    pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
     report = session.broker.submit(order)
     return _record(session.ledger, order, report)
 
@@ -342,7 +358,7 @@ def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:
-    others = {o.strategy for o in ledger.orders() if o.symbol == symbol and o.strategy != strategy}
+    others = {o.strategy for o in ledger.orders(symbol=symbol) if o.strategy != strategy}
     return {s: ledger_positions(ledger, s).get(symbol, 0.0) for s in sorted(others) if ".replay." not in s}
 
 

@@ -171,6 +171,7 @@ class Ledger:
         strategy: str | None = None,
         since: dt.datetime | None = None,
         statuses: set[OrderStatus] | None = None,
+        symbol: str | None = None,
     ) -> list[Order]:
         """Orders oldest first, optionally of one strategy, decided on bars at or after ``since``."""
         query = select(TradingOrder).order_by(TradingOrder.bar_ts, TradingOrder.created_at)
@@ -178,6 +179,8 @@ class Ledger:
             query = query.where(TradingOrder.strategy == strategy)
         if since is not None:
             query = query.where(TradingOrder.bar_ts >= since)
+        if symbol is not None:
+            query = query.where(TradingOrder.symbol == symbol)
         if statuses:
             query = query.where(TradingOrder.status.in_([s.value for s in statuses]))
         with Session(self.engine) as session:

@@ -51,6 +51,9 @@ def trade(
         None, "--replay", help="START END: replay the real cycle over history and compare with the backtest."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Clock for --once (ISO UTC time): trade the last bar closed by then (catch-up, tests)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Show orchestration logs."),
 ) -> None:
     """Trade a trading file's Production model on its paper broker: one cycle, or a replay with parity."""
@@ -89,7 +92,14 @@ def trade(
     from pipeline.execution.runner import trade_once
 
     with stdout_to_stderr() as out:
-        result = trade_once(trading)
+        now = None
+        if as_of is not None:
+            try:
+                now = dt.datetime.fromisoformat(as_of)
+            except ValueError:
+                raise ExecutionError(f"--as-of: expected an ISO time (got {as_of!r})") from None
+            now = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
+        result = trade_once(trading, now)
     payload = {
         "bar": result.bar_ts.isoformat() if result.bar_ts else None,
         "model_version": result.model_version,

@@ -40,7 +40,11 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) ->
         patch.delenv("QUANTGATE_DB_URL", raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         path = home / "trade-aapl.yaml"
-        raw = experiment("trade-aapl", costs={"fee_bps": 0.0, "slippage_bps": 0.0})
+        raw = experiment(
+            "trade-aapl",
+            costs={"fee_bps": 0.0, "slippage_bps": 0.0},
+            sizing={"method": "volatility_target", "target_volatility": 0.15, "max_leverage": 1.0},
+        )
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
         outcome = experiment_flow(str(path))
         assert outcome.model_version is not None, "the relaxed gate should promote the model"
