@@ -275,12 +275,16 @@ def run_cycle(
     day_start = _day_start_equity(account.cash, held, bars, bar_ts)
     orders = []
     for symbol, target in targets.items():
+        ts = last[symbol].name.to_pydatetime()
+        decided = [o for o in ledger.orders(strategy, since=ts, symbol=symbol) if o.bar_ts == ts]
+        if decided:  # this bar was already decided (a rerun or a restart): never a second order
+            orders.extend(decided)
+            continue
         price = prices[symbol]
         target_qty = _round(target * equity / price, session.trading.lot_size)
         delta = target_qty - held.get(symbol, 0.0)
         if abs(delta) < session.trading.lot_size / 2:
             continue
-        ts = last[symbol].name.to_pydatetime()
         side = Side.BUY if delta > 0 else Side.SELL
         intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target)
         ctx = RiskContext(

@@ -1,0 +1,96 @@
+"""The trading cycle without MLflow: flattening when there is no model, reruns, halts and reconciliation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import MarketBar
+from pipeline.execution.cycle import TradingSession, reconcile, risk_engine, run_cycle
+from pipeline.execution.ledger import Ledger
+from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.paper import PaperBroker
+from pipeline.execution.trading_file import TradingFile
+from pipeline.store import get_engine
+from tests.stubs import random_walk_bars
+
+
+def _session(db_url: str, **risk) -> TradingSession:
+    name = f"s{uuid.uuid4().hex[:8]}"
+    trading = TradingFile.model_validate({"name": name, "model": "m", "capital": 10_000.0, "risk": risk})
+    engine = get_engine(db_url)
+    broker = PaperBroker(engine, name, trading.capital, "backtest", fee_bps=10.0, slippage_bps=5.0)
+    anchor = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    return TradingSession(trading, Ledger(engine), broker, name, anchor, risk_engine(trading, "1d"))
+
+
+def _hold(session: TradingSession, bars, qty: float = 5.0) -> None:
+    """Give the strategy a filled long position decided on the bar before the last."""
+    ts = bars.index[-2].to_pydatetime()
+    session.broker.on_bar("TEST", MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
+    intent = OrderIntent(session.strategy, "TEST", Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
+    order, _ = session.ledger.record_intent(intent)
+    from pipeline.execution.cycle import _submit
+
+    assert _submit(session, order).status is OrderStatus.FILLED
+
+
+def test_run_cycle_when_no_model_flattens_once_even_when_rerun_for_the_same_bar(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40)
+    _hold(session, bars)
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    first = run_cycle(session, now, {"TEST": bars}, None, "1d", "crypto")
+    again = run_cycle(session, now, {"TEST": bars}, None, "1d", "crypto")
+    assert [(o.side, o.status, o.model_version) for o in first.orders] == [(Side.SELL, OrderStatus.FILLED, "none")]
+    assert [o.client_order_id for o in again.orders] == [o.client_order_id for o in first.orders]
+    assert len(session.ledger.orders(session.strategy)) == 2  # the buy and one sell
+    assert session.broker.positions() == {}
+
+
+def test_run_cycle_when_reducing_allows_the_flattening_sell(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40)
+    _hold(session, bars)
+    session.ledger.set_state(session.strategy, TradingState.REDUCING, "manual")
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    (order,) = run_cycle(session, now, {"TEST": bars}, None, "1d", "crypto").orders
+    assert order.status is OrderStatus.FILLED
+
+
+def test_run_cycle_when_halted_records_a_denial_and_sends_nothing(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40)
+    _hold(session, bars)
+    session.ledger.set_state(session.strategy, TradingState.HALTED, "MANUAL_HALT: test")
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    (order,) = run_cycle(session, now, {"TEST": bars}, None, "1d", "crypto").orders
+    assert order.status is OrderStatus.DENIED and order.reason.startswith("TRADING_HALTED:")
+    events = session.ledger.events(order.client_order_id)
+    assert [e["kind"] for e in events] == ["OrderDenied"] and events[0]["model_version"] == "none"
+    assert session.broker.positions()["TEST"].quantity == 5.0
+
+
+def test_run_cycle_when_the_bar_has_not_closed_refuses_it(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40)
+    with pytest.raises(ExecutionError, match="no closed bar"):
+        run_cycle(session, bars.index[0].to_pydatetime(), {"TEST": bars}, None, "1d", "crypto")
+
+
+def test_reconcile_when_broker_position_differs_from_ledger_halts_and_fails_closed(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40)
+    _hold(session, bars)
+    other = PaperBroker(session.broker.engine, session.strategy, 0.0, "backtest")  # same account, by hand
+    ts = bars.index[-1].to_pydatetime()
+    other.on_bar("TEST", MarketBar(ts, 1.0, 1.0))
+    stray = OrderIntent("by-hand", "TEST", Side.BUY, 1.0, ts, "1", 1.0, 0.0)
+    order, _ = Ledger(session.broker.engine).record_intent(stray)
+    other.submit(order)
+    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH: TEST ledger 5 vs broker 6"):
+        reconcile(session)
+    assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
