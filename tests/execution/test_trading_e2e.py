@@ -130,6 +130,17 @@ def test_trade_once_when_killed_between_ledger_write_and_submit_ends_with_one_or
     assert runner.invoke(app, ["reconcile", str(path)]).exit_code == 0
 
 
+def test_trade_flow_when_run_twice_trades_the_bar_once_through_prefect_tasks(promoted, tmp_path):
+    from flows.trade import trade_flow
+
+    path = promoted.trading_file(tmp_path, "aapl-flow")
+    first = trade_flow(str(path), as_of=AS_OF)
+    second = trade_flow(str(path), as_of=AS_OF)
+    assert [o.status.value for o in first.orders] == ["FILLED"] and first.model_version == promoted.version
+    assert [o.client_order_id for o in second.orders] == [o.client_order_id for o in first.orders]
+    assert len(_cli("orders", "--strategy", "aapl-flow")) == 1
+
+
 def test_trade_once_after_demote_flattens_per_on_no_model(promoted, tmp_path):
     path = promoted.trading_file(tmp_path, "aapl-demote")
     bought = _cli("trade", str(path), "--once", "--as-of", AS_OF)
