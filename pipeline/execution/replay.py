@@ -9,6 +9,7 @@ model the per-bar returns of the paper account must match the backtest's; every 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,18 @@ class ParityReport:
     differences: list[dict[str, Any]] = field(default_factory=list)
     paper_metrics: dict[str, float] = field(default_factory=dict)
     backtest_metrics: dict[str, float] = field(default_factory=dict)
+    cycle_seconds: list[float] = field(default_factory=list)
+
+    def timing(self) -> dict[str, float]:
+        """Per-cycle latency (bar in memory -> orders recorded) p50/p99 and replay throughput, in seconds."""
+        if not self.cycle_seconds:
+            return {}
+        secs = np.asarray(self.cycle_seconds)
+        return {
+            "cycle_p50_s": float(np.percentile(secs, 50)),
+            "cycle_p99_s": float(np.percentile(secs, 99)),
+            "bars_per_s": float(len(secs) / secs.sum()) if secs.sum() > 0 else 0.0,
+        }
 
     @property
     def returns_match(self) -> bool:
@@ -60,6 +73,7 @@ class ParityReport:
             "fill_model": self.fill_model,
             "paper": self.paper_metrics,
             "backtest": self.backtest_metrics,
+            "timing": self.timing(),
         }
 
 
@@ -98,12 +112,14 @@ def replay(trading: TradingFile, start: dt.date, end: dt.date, db_url: str | Non
         db_url=db_url,
     )
     length = bar_length(timeframe).to_pytimedelta()
-    targets, pre_fill_equity, n_orders, versions = [], [], 0, set()
+    targets, pre_fill_equity, n_orders, versions, seconds = [], [], 0, set(), []
     for ts in traded.index:
         now = ts.to_pydatetime() + length  # the simulated clock: the bar has just closed
         window = {symbol: history[history.index <= ts]}
+        began = time.perf_counter()
         model = resolve_model(trading) or model
         result = run_cycle(session, now, window, model, timeframe, model.asset_class)
+        seconds.append(time.perf_counter() - began)
         targets.append(result.targets.get(symbol, 0.0))
         pre_fill_equity.append(result.equity_before)
         n_orders += sum(1 for o in result.orders if o.status.value != "DENIED")
@@ -150,6 +166,7 @@ def replay(trading: TradingFile, start: dt.date, end: dt.date, db_url: str | Non
         differences=differences,
         paper_metrics={k: float(paper_metrics[k]) for k in keep},
         backtest_metrics={k: float(reference.metrics[k]) for k in keep},
+        cycle_seconds=seconds,
     )
 
 
@@ -167,6 +184,7 @@ def log_report(trading: TradingFile, report: ParityReport) -> str:
                 "orders": float(report.orders),
                 **{f"paper_{k}": v for k, v in report.paper_metrics.items()},
                 **{f"backtest_{k}": v for k, v in report.backtest_metrics.items()},
+                **report.timing(),
             }
         )
         mlflow.log_dict(report.to_dict(), "parity/report.json")

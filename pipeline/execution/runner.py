@@ -46,16 +46,21 @@ def symbols_of(trading: TradingFile, model: PinnedModel | None, fallback: str | 
 def load_bars(model: PinnedModel, symbols: list[str], first: dt.datetime, last: dt.date) -> dict[str, pd.DataFrame]:
     """Bring bars up to date in the store (ingesting what is missing) and read them, with feature history.
 
-    The window starts early enough for the model's warm-up and the EWM margin before ``first``.
+    The window starts early enough for the model's warm-up and the EWM margin before ``first``. The
+    window must pass the data-quality suite of the model's asset class (``DataQualityError`` otherwise).
     """
     from pipeline.experiment.data import load_experiment_bars
+    from pipeline.quality import raise_for_failure, validate_bars
 
     days = model.history_bars * bar_length(model.config.data.timeframe) * (1.6 if model.asset_class == "equity" else 1)
     start = (pd.Timestamp(first) - max(days, pd.Timedelta(days=1))).date()
     out = {}
     for symbol in symbols:
         data = model.config.data.model_copy(update={"symbol": symbol, "start": start, "end": last})
-        out[symbol] = load_experiment_bars(data).bars
+        bars = load_experiment_bars(data).bars
+        report = validate_bars(bars, asset_class=model.asset_class, timeframe=data.timeframe)
+        raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+        out[symbol] = bars
     return out
 
 

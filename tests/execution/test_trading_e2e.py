@@ -44,6 +44,7 @@ def test_replay_when_backtest_fill_model_matches_the_backtest_on_every_bar(promo
     assert report.positions_match, report.differences[:5]
     assert report.max_return_diff <= 1e-9, report.differences[:5]
     assert report.differences == []
+    print(f"\nreplay timing: {report.timing()} over {report.bars} bars, {report.orders} orders")
 
 
 def test_trade_replay_json_prints_the_parity_report(promoted, tmp_path):
