@@ -142,6 +142,22 @@ def test_trade_flow_when_run_twice_trades_the_bar_once_through_prefect_tasks(pro
     assert len(_cli("orders", "--strategy", "aapl-flow")) == 1
 
 
+def test_trade_once_when_a_new_version_is_promoted_uses_it_from_the_next_bar(promoted, tmp_path):
+    from pipeline.registry import get_version, promote, register_model
+    from pipeline.tracking import configure_mlflow
+
+    path = promoted.trading_file(tmp_path, "aapl-swap")
+    before = _cli("trade", str(path), "--once", "--as-of", AS_OF)
+    configure_mlflow()
+    run_id = get_version(promoted.model, promoted.version).run_id
+    new = register_model(run_id, promoted.model, gate_passed=True)
+    promote(promoted.model, new.version, reason="swap test")
+    after = _cli("trade", str(path), "--once", "--as-of", "2012-06-08T00:00:00")
+    assert before["model_version"] == promoted.version and after["model_version"] == str(new.version)
+    versions = {o["model_version"] for o in _cli("orders", "--strategy", "aapl-swap")}
+    assert versions == {promoted.version, str(new.version)}
+
+
 def test_trade_once_after_demote_flattens_per_on_no_model(promoted, tmp_path):
     path = promoted.trading_file(tmp_path, "aapl-demote")
     bought = _cli("trade", str(path), "--once", "--as-of", AS_OF)
