@@ -55,6 +55,15 @@ def test_trade_replay_json_prints_the_parity_report(promoted, tmp_path):
     assert out["model_version"] == promoted.version and out["orders"] > 0
 
 
+def test_replay_when_next_open_fill_model_keeps_decisions_and_reports_the_cost(promoted, tmp_path):
+    path = promoted.trading_file(tmp_path, "aapl-next-open", fill_model="next_open")
+    report = replay(load_trading_file(path), dt.date(2012, 1, 1), dt.date(2012, 3, 31))
+    assert report.positions_match  # the decisions do not depend on how orders fill
+    assert report.max_return_diff > 1e-9 and report.differences  # fills at the next open: listed bar by bar
+    assert set(report.paper_metrics) == {"total_return", "sharpe", "max_drawdown"}
+    assert report.paper_metrics["total_return"] != report.backtest_metrics["total_return"]
+
+
 def test_trade_once_when_run_twice_for_the_same_bar_sends_no_second_order(promoted, tmp_path):
     path = promoted.trading_file(tmp_path, "aapl-once")
     first = _cli("trade", str(path), "--once", "--as-of", AS_OF)
