@@ -166,11 +166,7 @@ def _halt(session: TradingSession, reason: str) -> None:
 
 def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
     """Net filled quantity per symbol from the ledger's orders of ``strategy``."""
-    net: dict[str, float] = {}
-    for order in ledger.orders(strategy):
-        if order.filled_quantity:
-            net[order.symbol] = net.get(order.symbol, 0.0) + order.side.sign * order.filled_quantity
-    return {s: q for s, q in net.items() if abs(q) > 1e-12}
+    return ledger.net_filled(strategy)
 
 
 # ---------------------------------------------------------------------------------------------------------

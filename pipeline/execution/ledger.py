@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -188,7 +188,20 @@ class Ledger:
 
     def open_orders(self, strategy: str) -> list[Order]:
         """Orders of ``strategy`` that are not yet final (in flight: they must be settled first)."""
-        return [o for o in self.orders(strategy) if o.status not in TERMINAL]
+        return self.orders(strategy, statuses=set(OrderStatus) - TERMINAL)
+
+    def net_filled(self, strategy: str) -> dict[str, float]:
+        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+        signed = case(
+            (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
+        )
+        query = (
+            select(TradingOrder.symbol, func.sum(signed))
+            .where(TradingOrder.strategy == strategy, TradingOrder.filled_quantity != 0)
+            .group_by(TradingOrder.symbol)
+        )
+        with Session(self.engine) as session:
+            return {symbol: float(q) for symbol, q in session.execute(query) if q is not None and abs(q) > 1e-12}
 
     def events(self, client_order_id: str | None = None, strategy: str | None = None) -> list[dict[str, Any]]:
         """Events oldest first as plain dicts (kind, reason, bar, model version, ...)."""
