@@ -94,3 +94,23 @@ def test_reconcile_when_broker_position_differs_from_ledger_halts_and_fails_clos
     with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH: TEST ledger 5 vs broker 6"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
+
+
+def test_run_cycle_when_daily_loss_limit_is_hit_halts_until_the_next_session(db_url):
+    session = _session(db_url, daily_loss_limit=0.01)
+    bars = random_walk_bars(41)
+    _hold(session, bars.iloc[:-1], qty=50.0)
+    crash = bars.iloc[:-1].copy()
+    crash.iloc[-1, crash.columns.get_loc("close")] = crash["close"].iloc[-2] * 0.5  # a 50 % fall on the last bar
+    crash.iloc[-1, crash.columns.get_loc("low")] = crash["close"].iloc[-1]
+    now = crash.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    (denied,) = run_cycle(session, now, {"TEST": crash}, None, "1d", "crypto").orders
+    assert denied.status is OrderStatus.DENIED and denied.reason.startswith("DAILY_LOSS_LIMIT:")
+    state, reason, _ = session.ledger.state(session.strategy)
+    assert state is TradingState.HALTED and reason.startswith("DAILY_LOSS_LIMIT:")
+    nxt = bars.copy()
+    nxt.iloc[:-1] = crash
+    nxt.iloc[-1, nxt.columns.get_loc("close")] = crash["close"].iloc[-1]  # a flat next session
+    (sold,) = run_cycle(session, now + dt.timedelta(days=1), {"TEST": nxt}, None, "1d", "crypto").orders
+    assert sold.status is OrderStatus.FILLED and sold.side is Side.SELL
+    assert session.ledger.state(session.strategy)[0] is TradingState.ACTIVE
