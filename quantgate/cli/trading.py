@@ -199,14 +199,16 @@ def positions(
 def halt(
     file: Path = typer.Argument(..., help="Trading file."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded with the state)."),
+    reducing: bool = typer.Option(False, "--reducing", help="REDUCING instead: only orders that shrink positions."),
 ) -> None:
-    """Halt a strategy: its cycles send nothing until `quantgate resume`."""
+    """Halt a strategy (nothing is sent) or set it REDUCING, until `quantgate resume`."""
     from pipeline.execution.model import TradingState
     from pipeline.execution.trading_file import load_trading_file
 
     name = load_trading_file(file).name
-    _ledger().set_state(name, TradingState.HALTED, f"MANUAL_HALT: {reason}")
-    console.print(f"{name}: HALTED ({reason})")
+    state = TradingState.REDUCING if reducing else TradingState.HALTED
+    _ledger().set_state(name, state, f"MANUAL_{state.value}: {reason}")
+    console.print(f"{name}: {state.value} ({reason})")
 
 
 @app.command("resume")

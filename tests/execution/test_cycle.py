@@ -114,3 +114,13 @@ def test_run_cycle_when_daily_loss_limit_is_hit_halts_until_the_next_session(db_
     (sold,) = run_cycle(session, now + dt.timedelta(days=1), {"TEST": nxt}, None, "1d", "crypto").orders
     assert sold.status is OrderStatus.FILLED and sold.side is Side.SELL
     assert session.ledger.state(session.strategy)[0] is TradingState.ACTIVE
+
+
+def test_run_cycle_when_an_equity_bar_falls_outside_the_exchange_sessions_denies_market_closed(db_url):
+    session = _session(db_url)
+    bars = random_walk_bars(40, start="2024-01-01")
+    bars = bars[bars.index <= "2024-02-03"]  # ends on Saturday 2024-02-03: no NYSE session
+    _hold(session, bars)
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    (order,) = run_cycle(session, now, {"TEST": bars}, None, "1d", "equity").orders
+    assert order.status is OrderStatus.DENIED and order.reason.startswith("MARKET_CLOSED:")
