@@ -27,11 +27,11 @@ def _session(db_url: str, **risk) -> TradingSession:
     return TradingSession(trading, Ledger(engine), broker, name, anchor, risk_engine(trading, "1d"))
 
 
-def _hold(session: TradingSession, bars, qty: float = 5.0) -> None:
+def _hold(session: TradingSession, bars, qty: float = 5.0, symbol: str = "TEST") -> None:
     """Give the strategy a filled long position decided on the bar before the last."""
     ts = bars.index[-2].to_pydatetime()
-    session.broker.on_bar("TEST", MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
-    intent = OrderIntent(session.strategy, "TEST", Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
+    session.broker.on_bar(symbol, MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
+    intent = OrderIntent(session.strategy, symbol, Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
     order, _ = session.ledger.record_intent(intent)
     from pipeline.execution.cycle import _submit
 
@@ -124,3 +124,14 @@ def test_run_cycle_when_an_equity_bar_falls_outside_the_exchange_sessions_denies
     now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
     (order,) = run_cycle(session, now, {"TEST": bars}, None, "1d", "equity").orders
     assert order.status is OrderStatus.DENIED and order.reason.startswith("MARKET_CLOSED:")
+
+
+def test_run_cycle_when_orders_exceed_the_daily_maximum_denies_the_extra_ones(db_url):
+    session = _session(db_url, max_orders_per_day=1)
+    bars = random_walk_bars(40)
+    _hold(session, bars, symbol="AAA")
+    _hold(session, bars, symbol="BBB")
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    orders = run_cycle(session, now, {"AAA": bars, "BBB": bars}, None, "1d", "crypto").orders
+    assert [o.status for o in orders] == [OrderStatus.FILLED, OrderStatus.DENIED]
+    assert orders[1].reason.startswith("MAX_ORDERS_PER_DAY:")
