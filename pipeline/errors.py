@@ -82,3 +82,7 @@ class TrackingError(PlatformError):
 
 class PromotionRefused(TrackingError):
     """A model version may not be promoted (for instance its gate failed and --force was not given)."""
+
+
+class ExecutionError(PlatformError):
+    """Trading cannot proceed safely: a bad trading file, a ledger/broker mismatch, a refused model or mode."""

@@ -54,7 +54,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import BacktestError
-from pipeline.labels.targets import forward_returns
+from pipeline.strategy.decision import (
+    bar_returns,
+    favourable_adverse,
+    proba_matrix,
+    target_positions,
+)
 
 METRIC_NAMES: tuple[str, ...] = (
     "total_return",
@@ -71,10 +76,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "excess_return",
     "downside_capture",
 )
-
-#: Gains and losses needed before the Kelly payoff ratio is estimated instead of 1.
-KELLY_MIN_OBS = 20
-KELLY_B_RANGE = (0.1, 10.0)
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -126,169 +127,6 @@ class BacktestResult:
                 "benchmark_equity": self.benchmark_equity,
             }
         )
-
-
-# --------------------------------------------------------------------------------------------------------
-# inputs
-
-
-def _proba_matrix(proba: Any, bars: pd.DataFrame, n_classes: int) -> np.ndarray:
-    """Return an ``(n, k)`` float array aligned with ``bars`` (NaN rows where no prediction exists)."""
-    n = len(bars)
-    if isinstance(proba, pd.Series):
-        proba = proba.to_frame()
-    if isinstance(proba, pd.DataFrame):
-        extra = ~proba.index.isin(bars.index)
-        if extra.any():
-            ts = proba.index[extra.nonzero()[0][0]]
-            raise BacktestError(f"backtest: prediction at ts={ts} has no bar")
-        matrix = proba.reindex(bars.index).to_numpy(dtype="float64")
-    else:
-        matrix = np.asarray(proba, dtype="float64")
-    if matrix.ndim == 1:
-        matrix = matrix[:, None]
-    if matrix.ndim != 2 or matrix.shape[0] != n:
-        raise BacktestError(f"backtest: proba has shape {matrix.shape}, expected ({n}, {n_classes}) rows per bar")
-    if matrix.shape[1] == 1 and n_classes == 2:
-        matrix = np.column_stack([1.0 - matrix[:, 0], matrix[:, 0]])
-    if matrix.shape[1] != n_classes:
-        raise BacktestError(f"backtest: proba has {matrix.shape[1]} columns, the target has {n_classes} classes")
-    return matrix
-
-
-def favourable_adverse(proba: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Map class probabilities to ``(P(favourable), P(adverse))``; NaN rows give 0 for both.
-
-    Parameters
-    ----------
-    proba : numpy.ndarray
-        ``(n, k)`` class probabilities.
-    kind : str
-        Target kind: ``binary``, ``multiclass`` or ``triple_barrier``.
-    """
-    if kind == "triple_barrier":
-        fav, adv = proba[:, 2], proba[:, 0]
-    else:  # binary: class 1 vs class 0; multiclass: top vs bottom class
-        fav, adv = proba[:, -1], proba[:, 0]
-    return np.nan_to_num(fav, nan=0.0), np.nan_to_num(adv, nan=0.0)
-
-
-# --------------------------------------------------------------------------------------------------------
-# signals and sizes
-
-
-def _sides(p_fav: np.ndarray, p_adv: np.ndarray, strategy: Any) -> np.ndarray:
-    """Return the desired side per bar: +1 long, -1 short, 0 flat."""
-    if strategy.mode == "long_flat":
-        return (p_fav >= strategy.long_threshold).astype("float64")
-    if strategy.mode == "protect":
-        return (p_adv < strategy.risk_threshold).astype("float64")
-    long_ = p_fav >= strategy.long_threshold
-    short = p_adv >= strategy.short_threshold
-    both = long_ & short
-    side = long_.astype("float64") - short.astype("float64")
-    side[both] = np.where(p_fav[both] >= p_adv[both], 1.0, -1.0)
-    return side
-
-
-def _kelly_payoff(close: np.ndarray, horizon: int) -> np.ndarray:
-    """Return the causal payoff ratio ``b`` (mean gain / mean loss of completed h-bar returns) per bar."""
-    n = close.shape[0]
-    fwd = forward_returns(close, horizon)  # fwd[s] is known from bar s + h on
-    gains = np.where(fwd > 0, fwd, 0.0)
-    losses = np.where(fwd < 0, -fwd, 0.0)
-    gain_sum, loss_sum = np.cumsum(gains), np.cumsum(losses)
-    gain_cnt, loss_cnt = np.cumsum(fwd > 0), np.cumsum(fwd < 0)
-    b = np.ones(n)
-    src = np.arange(n) - horizon  # last forward return completed at bar t
-    ok = src >= 0
-    s = src[ok]
-    enough = (gain_cnt[s] >= KELLY_MIN_OBS) & (loss_cnt[s] >= KELLY_MIN_OBS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (gain_sum[s] / np.maximum(gain_cnt[s], 1)) / (loss_sum[s] / np.maximum(loss_cnt[s], 1))
-    est = np.where(enough & np.isfinite(ratio), ratio, 1.0)
-    b[ok] = np.clip(est, *KELLY_B_RANGE)
-    return b
-
-
-def _sizes(
-    side: np.ndarray,
-    p_fav: np.ndarray,
-    p_adv: np.ndarray,
-    bar_returns: np.ndarray,
-    close: np.ndarray,
-    config: Any,
-    periods_per_year: float,
-) -> np.ndarray:
-    """Return the unsigned position size per bar (before the side), capped at ``max_leverage``."""
-    sizing = config.sizing
-    n = side.shape[0]
-    protect = config.strategy.mode == "protect"
-    p_side = np.where(side < 0, p_adv, 1.0 - p_adv if protect else p_fav)
-    p_opp = np.where(side < 0, p_fav, p_adv)
-    if sizing.method == "fixed":
-        size = np.full(n, sizing.fraction)
-    elif sizing.method == "probability":
-        size = sizing.fraction * np.clip(p_side - p_opp, 0.0, 1.0)
-    elif sizing.method == "kelly":
-        b = _kelly_payoff(close, config.target.holding_period)
-        b = np.where(side < 0, 1.0 / b, b)
-        size = sizing.kelly_fraction * np.maximum(0.0, (p_side * b - p_opp) / b)
-    else:  # volatility_target
-        lookback = sizing.volatility_lookback
-        vol = pd.Series(bar_returns).rolling(lookback, min_periods=lookback).std().to_numpy(copy=True)
-        vol[:lookback] = np.nan  # bar 0 has no return: the first estimate uses bars 1..lookback
-        annual = vol * np.sqrt(periods_per_year)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            size = np.where(np.isnan(annual), 0.0, sizing.target_volatility / annual)
-    return np.minimum(np.nan_to_num(size, nan=0.0, posinf=sizing.max_leverage), sizing.max_leverage)
-
-
-def target_positions(
-    p_fav: np.ndarray,
-    p_adv: np.ndarray,
-    close: np.ndarray,
-    config: Any,
-    periods_per_year: float,
-) -> np.ndarray:
-    """Return the signed position held over each bar (already shifted: no look-ahead).
-
-    ``position[t]`` earns bar ``t``'s return and was decided on the close of the last decision bar
-    before ``t`` (decision bars are every ``holding_period``-th bar from 0).
-
-    Parameters
-    ----------
-    p_fav, p_adv : numpy.ndarray
-        P(favourable) and P(adverse) per bar (see :func:`favourable_adverse`).
-    close : numpy.ndarray
-        Close prices (no NaN).
-    config : ExperimentConfig
-        Uses ``target.holding_period``, ``strategy`` and ``sizing``.
-    periods_per_year : float
-        Bars per year, for the volatility target.
-    """
-    n = close.shape[0]
-    if n == 0:
-        return np.zeros(0)
-    h = config.target.holding_period
-    bar_returns = _bar_returns(close)
-    side = _sides(p_fav, p_adv, config.strategy)
-    size = _sizes(side, p_fav, p_adv, bar_returns, close, config, periods_per_year)
-    decided = side * size
-    held = decided[(np.arange(n) // h) * h]
-    position = np.empty(n)
-    position[0] = 0.0
-    position[1:] = held[:-1]
-    return position + 0.0  # normalise -0.0
-
-
-def _bar_returns(close: np.ndarray) -> np.ndarray:
-    """Return close-to-close returns with ``r[0] = 0`` and 0 where a price is missing."""
-    r = np.zeros(close.shape[0])
-    if close.shape[0] > 1:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r[1:] = close[1:] / close[:-1] - 1.0
-    return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -450,21 +288,21 @@ def run_backtest(bars: pd.DataFrame, proba: Any, config: Any, periods_per_year: 
     index = bars.index
     close_series = bars["close"].astype("float64")
     close = close_series.ffill().bfill().to_numpy()
-    matrix = _proba_matrix(proba, bars, config.target.n_classes)
+    matrix = proba_matrix(proba, bars, config.target.n_classes)
     p_fav, p_adv = favourable_adverse(matrix, config.target.kind)
     positions = target_positions(p_fav, p_adv, close, config, periods_per_year)
-    bar_returns = _bar_returns(close)
+    per_bar = bar_returns(close)
     cost_rate = (config.costs.fee_bps + config.costs.slippage_bps) / 1e4
     turnover = np.abs(np.diff(positions, prepend=0.0))
-    returns = positions * bar_returns - cost_rate * turnover
+    returns = positions * per_bar - cost_rate * turnover
     equity = np.cumprod(np.maximum(1.0 + returns, 0.0))
-    bench_equity = np.cumprod(1.0 + bar_returns)
-    trades = extract_trades(positions, bar_returns, close, index, cost_rate)
+    bench_equity = np.cumprod(1.0 + per_bar)
+    trades = extract_trades(positions, per_bar, close, index, cost_rate)
     closed = trades["return"].to_numpy(dtype="float64")[trades["closed"].to_numpy(dtype=bool)]
-    metrics = compute_metrics(returns, bar_returns, positions, closed, periods_per_year)
+    metrics = compute_metrics(returns, per_bar, positions, closed, periods_per_year)
     return BacktestResult(
         returns=pd.Series(returns, index=index, name="returns"),
-        benchmark_returns=pd.Series(bar_returns, index=index, name="benchmark_returns"),
+        benchmark_returns=pd.Series(per_bar, index=index, name="benchmark_returns"),
         positions=pd.Series(positions, index=index, name="position"),
         equity=pd.Series(equity, index=index, name="equity"),
         benchmark_equity=pd.Series(bench_equity, index=index, name="benchmark_equity"),

@@ -105,3 +105,114 @@ class SweepClaim(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -----------------------------------------------------------------------------------------------------------
+# trading ledger (pipeline.execution.ledger) and the paper broker's own account (pipeline.execution.paper)
+
+
+class TradingOrder(Base):
+    """One order intent of one strategy, written before it is submitted (its id is deterministic)."""
+
+    __tablename__ = "trading_orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(128), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[float] = mapped_column(Float(precision=53))
+    bar_ts: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    model_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    filled_quantity: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    avg_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    fee: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class TradingEvent(Base):
+    """A past-tense order event (OrderSubmitted, OrderDenied, ...) with the model version and bar."""
+
+    __tablename__ = "trading_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), index=True)
+    strategy: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    bar_ts: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    model_version: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ts_event: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class TradingStateRow(Base):
+    """A strategy's trading state (ACTIVE / REDUCING / HALTED), with why and since when."""
+
+    __tablename__ = "trading_states"
+
+    strategy: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PaperAccount(Base):
+    """The paper broker's account: cash (positions, orders and fills in their own tables)."""
+
+    __tablename__ = "paper_accounts"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cash: Mapped[float] = mapped_column(Float(precision=53))
+    starting_cash: Mapped[float] = mapped_column(Float(precision=53))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PaperOrder(Base):
+    """An order the paper broker received; the client order id is unique per account, like a venue's."""
+
+    __tablename__ = "paper_orders"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    broker_order_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[float] = mapped_column(Float(precision=53))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    filled_quantity: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    avg_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
+    fee: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    filled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PaperFill(Base):
+    """One execution in the paper account."""
+
+    __tablename__ = "paper_fills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(128), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[float] = mapped_column(Float(precision=53))
+    price: Mapped[float] = mapped_column(Float(precision=53))
+    fee: Mapped[float] = mapped_column(Float(precision=53))
+    ts: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PaperPosition(Base):
+    """The paper account's signed quantity of one symbol."""
+
+    __tablename__ = "paper_positions"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[float] = mapped_column(Float(precision=53))
+    avg_price: Mapped[float] = mapped_column(Float(precision=53))

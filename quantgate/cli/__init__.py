@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import data, db, experiments, models, quality
+from quantgate.cli import data, db, experiments, models, quality, trading
 
 app = typer.Typer(
     name="quantgate",
@@ -24,6 +24,7 @@ _mount(experiments.app)
 _mount(data.app)
 _mount(quality.app)
 _mount(models.app)
+_mount(trading.app)
 app.add_typer(db.app, name="db")
 
 

@@ -1,0 +1,383 @@
+"""One trading cycle per closed bar, as plain functions (``flows/trade.py`` sequences them as tasks).
+
+reconcile (fail closed) -> resolve and pin the Production version -> bars up to the last closed bar ->
+features on a trailing window -> predict -> the shared decision rule -> intents rounded to the lot ->
+risk checks -> ledger write (deterministic client order id) -> submit -> record the broker's answer.
+
+The ``backtest`` assumption is a constant-fraction portfolio: every bar the position is brought back to
+the target fraction of equity (drift included), so the cycle rebalances on every bar, not only on
+decision bars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import Broker, BrokerReport, MarketBar
+from pipeline.execution.ledger import Ledger
+from pipeline.execution.model import (
+    Order,
+    OrderAccepted,
+    OrderDenied,
+    OrderFilled,
+    OrderIntent,
+    OrderRejected,
+    OrderStatus,
+    OrderSubmitted,
+    Side,
+    TradingState,
+)
+from pipeline.execution.production import PinnedModel, pin_model, production_version
+from pipeline.execution.risk import (
+    ContradictoryPosition,
+    DailyLossLimit,
+    MarketClosed,
+    MaxGrossExposure,
+    MaxNotionalPerOrder,
+    MaxOrdersPerDay,
+    MaxPositionNotional,
+    MinimumQuantity,
+    RiskContext,
+    RiskEngine,
+    StaleBar,
+)
+from pipeline.execution.trading_file import TradingFile
+from pipeline.strategy import favourable_adverse, position_after, proba_matrix
+from pipeline.timeframes import bar_length, expected_grid
+
+NO_MODEL = "none"
+#: Relative tolerance when the ledger's and the broker's quantities are compared.
+RECONCILE_TOLERANCE = 1e-9
+
+
+@dataclass
+class TradingSession:
+    """What every cycle of one strategy works with."""
+
+    trading: TradingFile
+    ledger: Ledger
+    broker: Broker
+    strategy: str
+    anchor: dt.datetime
+    risk: RiskEngine = field(default_factory=lambda: RiskEngine([]))
+    #: (model version, symbol, decision bar) -> decided fraction: a held decision is not predicted again.
+    decisions: dict[tuple[str, str, pd.Timestamp], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What one cycle decided and did."""
+
+    bar_ts: dt.datetime | None
+    model_version: str
+    targets: dict[str, float]
+    orders: list[Order]
+    equity_before: float
+    skipped: str | None = None
+
+
+def risk_engine(trading: TradingFile, timeframe: str) -> RiskEngine:
+    """Build the risk rules the trading file asks for."""
+    limits = trading.risk
+    rules = []
+    if limits.max_notional_per_order is not None:
+        rules.append(MaxNotionalPerOrder(limits.max_notional_per_order))
+    if limits.max_position_notional is not None:
+        rules.append(MaxPositionNotional(limits.max_position_notional))
+    if limits.max_gross_exposure is not None:
+        rules.append(MaxGrossExposure(limits.max_gross_exposure))
+    if limits.max_orders_per_day is not None:
+        rules.append(MaxOrdersPerDay(limits.max_orders_per_day))
+    if limits.daily_loss_limit is not None:
+        rules.append(DailyLossLimit(limits.daily_loss_limit))
+    if limits.min_quantity is not None:
+        rules.append(MinimumQuantity(limits.min_quantity))
+    if limits.market_hours:
+        rules.append(MarketClosed())
+    if limits.no_contradictory_positions:
+        rules.append(ContradictoryPosition())
+    stale = (
+        dt.timedelta(hours=limits.stale_after_hours)
+        if limits.stale_after_hours is not None
+        else 4 * bar_length(timeframe).to_pytimedelta()
+    )
+    rules.append(StaleBar(stale))
+    return RiskEngine(rules)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reconcile
+
+
+def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
+    """Settle in-flight orders with the broker, then compare positions; raise on any mismatch (fail closed).
+
+    An order written but never sent (a crash between the ledger write and the submit) is sent now when
+    it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
+
+    Returns
+    -------
+    list[str]
+        What was settled, one line each.
+
+    Raises
+    ------
+    ExecutionError
+        If the broker's positions differ from the ledger's filled quantities; the strategy is HALTED.
+    """
+    ledger, broker = session.ledger, session.broker
+    notes = []
+    for order in ledger.open_orders(session.strategy):
+        report = broker.lookup(order.client_order_id)
+        if report is None and order.status is OrderStatus.INITIALIZED:
+            if bar_ts is not None and order.bar_ts == bar_ts:
+                report = _submit(session, order)
+                notes.append(f"{order.client_order_id}: sent after a restart")
+                continue
+            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
+            notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
+            continue
+        if report is None:
+            _halt(
+                session,
+                f"RECONCILE_MISMATCH: order {order.client_order_id} is {order.status} but unknown to the broker",
+            )
+        _record(ledger, order, report)
+        notes.append(f"{order.client_order_id}: {report.status}")
+    ours = ledger_positions(ledger, session.strategy)
+    theirs = {s: p.quantity for s, p in broker.positions().items()}
+    for symbol in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(symbol, 0.0), theirs.get(symbol, 0.0)
+        if not math.isclose(a, b, rel_tol=RECONCILE_TOLERANCE, abs_tol=1e-12):
+            _halt(session, f"RECONCILE_MISMATCH: {symbol} ledger {a:g} vs broker {b:g}")
+    return notes
+
+
+def _halt(session: TradingSession, reason: str) -> None:
+    session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
+    raise ExecutionError(f"strategy {session.strategy}: {reason}; halted (quantgate resume after fixing it)")
+
+
+def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
+    """Net filled quantity per symbol from the ledger's orders of ``strategy``."""
+    return ledger.net_filled(strategy)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the cycle
+
+
+def resolve_model(trading: TradingFile) -> PinnedModel | None:
+    """The Production version pinned for this cycle, or None when the model has none."""
+    found = production_version(trading.model)
+    return None if found is None else pin_model(trading.model, *found)
+
+
+def closed_bars(bars: pd.DataFrame, now: dt.datetime, timeframe: str) -> pd.DataFrame:
+    """Bars whose close (open stamp + bar length) is at or before ``now``: never an unfinished bar."""
+    closes = bars.index + bar_length(timeframe)
+    return bars[closes <= pd.Timestamp(now)]
+
+
+def decide(
+    model: PinnedModel, bars: pd.DataFrame, anchor: dt.datetime, cache: dict | None = None, symbol: str = ""
+) -> float:
+    """The target fraction after the last bar: the shared rule on the strategy's bars since ``anchor``.
+
+    Probabilities are predicted only at the last decision bar (features on a trailing window of
+    warm-up + EWM margin bars); the rule needs nothing else from the model.
+    """
+    traded = bars[bars.index >= pd.Timestamp(anchor)]
+    if traded.empty:
+        return 0.0
+    h = model.config.target.holding_period
+    k = ((len(traded) - 1) // h) * h  # the last decision bar
+    decision_ts = traded.index[k]
+    key = (model.version, symbol, decision_ts)
+    if cache is not None and key in cache:
+        return cache[key]
+    upto = bars[bars.index <= decision_ts]
+    window = upto.iloc[-(model.history_bars + 1) :]
+    proba = model.predict(window)
+    matrix = np.full((len(traded), model.config.target.n_classes), np.nan)
+    if decision_ts in proba.index:
+        matrix[k] = proba.loc[decision_ts].to_numpy(dtype="float64")
+    matrix = proba_matrix(matrix, traded, model.config.target.n_classes)
+    p_fav, p_adv = favourable_adverse(matrix, model.config.target.kind)
+    close = traded["close"].astype("float64").to_numpy()
+    target = position_after(p_fav[: k + 1], p_adv[: k + 1], close[: k + 1], model.config, model.periods_per_year)
+    if cache is not None:
+        cache[key] = target
+    return target
+
+
+def _round(quantity: float, lot: float) -> float:
+    steps = math.floor(abs(quantity) / lot + 1e-9)
+    return math.copysign(round(steps * lot, 12), quantity)
+
+
+def run_cycle(
+    session: TradingSession,
+    now: dt.datetime,
+    bars: dict[str, pd.DataFrame],
+    model: PinnedModel | None,
+    timeframe: str,
+    asset_class: str,
+) -> CycleResult:
+    """Decide and trade the last closed bar of every symbol (``bars``: history up to ``now``).
+
+    Returns
+    -------
+    CycleResult
+        Targets and the ledger's orders of this bar (existing ones on a retry: nothing is sent twice).
+    """
+    ledger, broker, strategy = session.ledger, session.broker, session.strategy
+    version = model.version if model is not None else NO_MODEL
+    last: dict[str, pd.Series] = {}
+    for symbol, frame in bars.items():
+        done = closed_bars(frame, now, timeframe)
+        if done.empty:
+            raise ExecutionError(f"{symbol} {timeframe}: no closed bar at {now.isoformat()}")
+        bars[symbol] = done
+        last[symbol] = done.iloc[-1]
+        bar = MarketBar(done.index[-1].to_pydatetime(), float(done["open"].iloc[-1]), float(done["close"].iloc[-1]))
+        for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
+            order = ledger.order(report.client_order_id)
+            if order is not None:
+                _record(ledger, order, report)
+    bar_ts = max(frame.index[-1] for frame in bars.values()).to_pydatetime()
+    reconcile(session, bar_ts)
+    state, reason, since = ledger.state(strategy)
+    lifted = state is TradingState.HALTED and reason.startswith("DAILY_LOSS_LIMIT") and since is not None
+    if lifted and bar_ts.date() > since.date():  # a new session lifts a daily-loss halt (since = the bar)
+        ledger.set_state(strategy, TradingState.ACTIVE, "new session after DAILY_LOSS_LIMIT", now)
+        state = TradingState.ACTIVE
+    prices = {s: float(row["close"]) for s, row in last.items()}
+    account = broker.account()
+    held = {s: p.quantity for s, p in account.positions.items()}
+    equity = account.cash + sum(p.quantity * prices.get(s, p.avg_price) for s, p in account.positions.items())
+    if model is None and session.trading.on_no_model == "hold":
+        return CycleResult(bar_ts, version, {}, [], equity, skipped="no Production version; on_no_model=hold")
+    targets = {
+        s: (decide(model, frame, session.anchor, session.decisions, s) if model is not None else 0.0)
+        for s, frame in bars.items()
+    }
+    day_start = _day_start_equity(account.cash, held, bars, bar_ts)
+    orders = []
+    for symbol, target in targets.items():
+        ts = last[symbol].name.to_pydatetime()
+        decided = [o for o in ledger.orders(strategy, since=ts, symbol=symbol) if o.bar_ts == ts]
+        if decided:  # this bar was already decided (a rerun or a restart): never a second order
+            orders.extend(decided)
+            continue
+        price = prices[symbol]
+        target_qty = _round(target * equity / price, session.trading.lot_size)
+        delta = target_qty - held.get(symbol, 0.0)
+        if abs(delta) < session.trading.lot_size / 2:
+            continue
+        side = Side.BUY if delta > 0 else Side.SELL
+        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target)
+        ctx = RiskContext(
+            intent=intent,
+            state=state,
+            now=now,
+            equity=equity,
+            position=held.get(symbol, 0.0),
+            gross_notional=sum(abs(q) * prices.get(s, 0.0) for s, q in held.items()),
+            orders_today=_orders_today(ledger, strategy, ts),
+            day_start_equity=day_start,
+            other_positions=_other_positions(ledger, strategy, symbol),
+            bar_is_session=_in_session(ts, timeframe, asset_class),
+            bar_close=ts + bar_length(timeframe).to_pytimedelta(),
+        )
+        denial, halts = session.risk.check(ctx)
+        event = None
+        if denial is not None:
+            event = OrderDenied(intent.client_order_id, strategy, ts, version, now, reason=denial)
+        order, created = ledger.record_intent(intent, event)
+        if created and denial is not None and halts:
+            ledger.set_state(strategy, TradingState.HALTED, denial, ts)
+            state = TradingState.HALTED
+        if created and denial is None:
+            order = _submit(session, order)
+        orders.append(order)
+    return CycleResult(bar_ts, version, targets, orders, equity)
+
+
+def _submit(session: TradingSession, order: Order) -> Order:
+    from pipeline.experiment.run import pause_for_test
+
+    pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
+    report = session.broker.submit(order)
+    return _record(session.ledger, order, report)
+
+
+def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
+    """Append the events that take the ledger's order to the broker's reported status."""
+    cid, strategy, bar, version = order.client_order_id, order.strategy, order.bar_ts, order.model_version
+    now = report.filled_at or dt.datetime.now(dt.UTC)
+    current = ledger.order(cid)
+    if current.status is OrderStatus.INITIALIZED:
+        current = ledger.apply(OrderSubmitted(cid, strategy, bar, version, now))
+    if report.status is OrderStatus.REJECTED and current.status is not OrderStatus.REJECTED:
+        return ledger.apply(OrderRejected(cid, strategy, bar, version, now, reason=report.reason or "REJECTED"))
+    if current.status is OrderStatus.SUBMITTED and report.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED):
+        current = ledger.apply(
+            OrderAccepted(cid, strategy, bar, version, now, broker_order_id=report.broker_order_id),
+            broker_order_id=report.broker_order_id,
+        )
+    if report.status is OrderStatus.FILLED and current.status is not OrderStatus.FILLED:
+        current = ledger.apply(
+            OrderFilled(
+                cid,
+                strategy,
+                bar,
+                version,
+                now,
+                quantity=report.filled_quantity,
+                price=report.avg_price,
+                fee=report.fee,
+            ),
+            filled_quantity=report.filled_quantity,
+            avg_price=report.avg_price,
+            fee=report.fee,
+        )
+    return current
+
+
+def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
+    start = dt.datetime.combine(bar_ts.date(), dt.time(), dt.UTC)
+    sent = {OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.REJECTED}
+    return len(ledger.orders(strategy, since=start, statuses=sent))
+
+
+def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:
+    others = {o.strategy for o in ledger.orders(symbol=symbol) if o.strategy != strategy}
+    return {s: ledger_positions(ledger, s).get(symbol, 0.0) for s in sorted(others) if ".replay." not in s}
+
+
+def _day_start_equity(cash: float, held: dict[str, float], bars: dict[str, pd.DataFrame], bar_ts: dt.datetime) -> float:
+    """Equity with today's holdings marked at the previous session's last close (the daily loss base)."""
+    day = pd.Timestamp(bar_ts).normalize()
+    total = cash
+    for symbol, qty in held.items():
+        frame = bars.get(symbol)
+        before = frame[frame.index < day] if frame is not None else None
+        if before is None or before.empty:
+            return 0.0  # no base: the daily loss limit cannot be judged
+        total += qty * float(before["close"].iloc[-1])
+    return total
+
+
+def _in_session(ts: dt.datetime, timeframe: str, asset_class: str) -> bool:
+    if asset_class != "equity":
+        return True
+    stamp = pd.Timestamp(ts)
+    grid = expected_grid(timeframe, stamp, stamp + bar_length(timeframe), "equity")
+    return stamp in grid

@@ -1,0 +1,95 @@
+"""Set a strategy's session up from its trading file and run one cycle for the last closed bar (``--once``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from pipeline.execution.cycle import CycleResult, TradingSession, resolve_model, risk_engine, run_cycle
+from pipeline.execution.ledger import Ledger
+from pipeline.execution.paper import PaperBroker
+from pipeline.execution.production import PinnedModel
+from pipeline.execution.trading_file import TradingFile
+from pipeline.timeframes import bar_length
+
+
+def open_session(
+    trading: TradingFile,
+    *,
+    timeframe: str,
+    fee_bps: float,
+    slippage_bps: float,
+    strategy: str | None = None,
+    anchor: dt.datetime | None = None,
+    db_url: str | None = None,
+) -> TradingSession:
+    """Ledger, paper account (named after the strategy) and risk rules of one strategy."""
+    from pipeline.store import get_engine
+
+    engine = get_engine(db_url)
+    strategy = strategy or trading.name
+    start = anchor or dt.datetime.combine(trading.start or dt.date.today(), dt.time(), dt.UTC)
+    broker = PaperBroker(engine, strategy, trading.capital, trading.fill_model, fee_bps, slippage_bps)
+    return TradingSession(trading, Ledger(engine), broker, strategy, start, risk_engine(trading, timeframe))
+
+
+def symbols_of(trading: TradingFile, model: PinnedModel | None, fallback: str | None = None) -> list[str]:
+    """The file's symbols, else the model's own."""
+    if trading.symbols:
+        return list(trading.symbols)
+    if model is not None:
+        return [model.config.data.symbol]
+    return [fallback] if fallback else []
+
+
+def load_bars(model: PinnedModel, symbols: list[str], first: dt.datetime, last: dt.date) -> dict[str, pd.DataFrame]:
+    """Bring bars up to date in the store (ingesting what is missing) and read them, with feature history.
+
+    The window starts early enough for the model's warm-up and the EWM margin before ``first``. The
+    window must pass the data-quality suite of the model's asset class (``DataQualityError`` otherwise).
+    """
+    from pipeline.experiment.data import load_experiment_bars
+    from pipeline.quality import raise_for_failure, validate_bars
+
+    days = model.history_bars * bar_length(model.config.data.timeframe) * (1.6 if model.asset_class == "equity" else 1)
+    start = (pd.Timestamp(first) - max(days, pd.Timedelta(days=1))).date()
+    out = {}
+    for symbol in symbols:
+        data = model.config.data.model_copy(update={"symbol": symbol, "start": start, "end": last})
+        bars = load_experiment_bars(data).bars
+        report = validate_bars(bars, asset_class=model.asset_class, timeframe=data.timeframe)
+        raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+        out[symbol] = bars
+    return out
+
+
+def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None) -> CycleResult:
+    """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time)."""
+    from pipeline.tracking import configure_mlflow
+
+    configure_mlflow()
+    now = now or dt.datetime.now(dt.UTC)
+    model = resolve_model(trading)
+    if model is None:
+        return _no_model_cycle(trading, now, db_url)
+    costs, timeframe = model.config.costs, model.config.data.timeframe
+    session = open_session(
+        trading, timeframe=timeframe, fee_bps=costs.fee_bps, slippage_bps=costs.slippage_bps, db_url=db_url
+    )
+    first = min(pd.Timestamp(session.anchor), pd.Timestamp(now) - 10 * bar_length(timeframe))
+    bars = load_bars(model, symbols_of(trading, model), first.to_pydatetime(), now.date())
+    return run_cycle(session, now, bars, model, timeframe, model.asset_class)
+
+
+def _no_model_cycle(trading: TradingFile, now: dt.datetime, db_url: str | None) -> CycleResult:
+    """Without a Production version: flatten what the account holds (or hold), per ``on_no_model``."""
+    session = open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0, db_url=db_url)
+    held = session.broker.positions()
+    if trading.on_no_model == "hold" or not held:
+        return CycleResult(None, "none", {}, [], session.broker.account().cash, skipped="no Production version")
+    from pipeline.store import BarStore
+
+    store = BarStore(db_url)
+    bars = {s: store.load(s, "1d", end=now) for s in held}
+    return run_cycle(session, now, bars, None, "1d", "equity")

@@ -1,0 +1,111 @@
+"""The trading file: one YAML per strategy under ``deployments/trading/``, loaded once into a frozen model.
+
+It names the registered model (trading follows that model's alias ``production``), the broker, the paper
+capital, the symbols, the risk limits and what to do when there is no Production version. Live trading
+is refused unless the file says ``mode: live`` *and* ``QUANTGATE_ALLOW_LIVE=1`` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ExecutionError, first_line
+
+ALLOW_LIVE_ENV = "QUANTGATE_ALLOW_LIVE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class RiskLimits(_Section):
+    """Pre-trade limits; a missing limit is not checked."""
+
+    max_notional_per_order: float | None = Field(None, gt=0, description="Largest order notional (account currency).")
+    max_position_notional: float | None = Field(None, gt=0, description="Largest position notional per symbol.")
+    max_gross_exposure: float | None = Field(
+        None, gt=0, description="Largest gross notional of all positions as a fraction of equity."
+    )
+    max_orders_per_day: int | None = Field(None, ge=1, description="Orders sent per strategy and session.")
+    daily_loss_limit: float | None = Field(
+        None, gt=0, lt=1, description="Session loss (fraction of the session's starting equity) that halts trading."
+    )
+    min_quantity: float | None = Field(None, gt=0, description="Smallest order quantity the venue accepts.")
+    stale_after_hours: float | None = Field(
+        None, gt=0, description="Refuse a bar that closed longer ago than this (default: 4 bars, 96 h for daily)."
+    )
+    market_hours: bool = Field(True, description="Refuse bars outside the exchange's sessions (equities).")
+    no_contradictory_positions: bool = Field(True, description="Refuse taking the opposite side of another strategy.")
+
+
+class TradingFile(_Section):
+    """One strategy: a registered model traded on one broker account."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Strategy id (ledger, account, MLflow).")
+    model: str = Field(..., min_length=1, description="Registered model name; its alias 'production' is traded.")
+    broker: Literal["paper"] = Field("paper", description="Venue adapter (alpaca and binance come later).")
+    mode: Literal["paper", "live"] = Field("paper", description="live also needs QUANTGATE_ALLOW_LIVE=1.")
+    capital: float = Field(100_000.0, gt=0, description="Starting cash of the paper account.")
+    symbols: list[str] | None = Field(None, min_length=1, description="Symbols to trade (default: the model's own).")
+    fill_model: Literal["backtest", "next_open"] = Field(
+        "backtest", description="Paper fills: the backtest's assumption, or the next bar's open."
+    )
+    start: dt.date | None = Field(
+        None, strict=False, description="First bar of the strategy: the anchor of the rebalance grid (default: today)."
+    )
+    lot_size: float = Field(1e-8, gt=0, description="Quantity step orders are rounded down to.")
+    on_no_model: Literal["flatten", "hold"] = Field("flatten", description="What to do without a Production version.")
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+
+
+def trading_schema() -> dict:
+    """The JSON schema of a trading file (for editors, like ``experiments/experiment.schema.json``)."""
+    return TradingFile.model_json_schema()
+
+
+def check_mode(trading: TradingFile, path: str | Path) -> None:
+    """Refuse ``mode: live`` unless ``QUANTGATE_ALLOW_LIVE=1``; a paper broker never trades live."""
+    if trading.mode != "live":
+        return
+    if os.environ.get(ALLOW_LIVE_ENV) != "1":
+        raise ExecutionError(f"{path}: mode is live but {ALLOW_LIVE_ENV}=1 is not set; refusing to trade live")
+    if trading.broker == "paper":
+        raise ExecutionError(f"{path}: mode is live but broker is paper; a live broker adapter is needed")
+
+
+def load_trading_file(path: str | Path) -> TradingFile:
+    """Read and validate a trading file.
+
+    Raises
+    ------
+    ExecutionError
+        If the file is missing, not YAML, invalid (first error named by field), or live is not allowed.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ExecutionError(f"{path}: cannot read trading file: {first_line(exc)}") from exc
+    except yaml.YAMLError as exc:
+        raise ExecutionError(f"{path}: not valid YAML: {first_line(exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ExecutionError(f"{path}: a trading file is a mapping of fields")
+    try:
+        trading = TradingFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(file)"
+        raise ExecutionError(f"{path}: {where}: {err['msg']}") from exc
+    check_mode(trading, path)
+    return trading
+
+
+if __name__ == "__main__":  # regenerate deployments/trading/trading.schema.json
+    print(json.dumps(trading_schema(), indent=2))

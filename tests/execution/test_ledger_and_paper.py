@@ -1,0 +1,108 @@
+"""The ledger and the paper broker on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from pipeline.execution.broker import MarketBar
+from pipeline.execution.ledger import Ledger
+from pipeline.execution.model import (
+    OrderAccepted,
+    OrderDenied,
+    OrderFilled,
+    OrderIntent,
+    OrderStatus,
+    OrderSubmitted,
+    Side,
+    TradingState,
+)
+from pipeline.execution.paper import PaperBroker
+from pipeline.store import get_engine
+
+BAR = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+
+
+def _intent(strategy: str, side: Side = Side.BUY, qty: float = 10.0, bar: dt.datetime = BAR) -> OrderIntent:
+    return OrderIntent(strategy, "AAPL", side, qty, bar, "3", reference_price=100.0, target_position=0.5)
+
+
+def _event(cls, intent: OrderIntent, **kw):
+    return cls(intent.client_order_id, intent.strategy, intent.bar_ts, intent.model_version, BAR, **kw)
+
+
+def test_record_intent_when_written_twice_for_the_same_bar_creates_one_order(db_url):
+    ledger = Ledger(get_engine(db_url))
+    strategy = f"s{uuid.uuid4().hex[:8]}"
+    first, created = ledger.record_intent(_intent(strategy))
+    again, created_again = ledger.record_intent(_intent(strategy))
+    assert created and not created_again
+    assert first.client_order_id == again.client_order_id
+    assert first.status is OrderStatus.INITIALIZED and first.model_version == "3" and first.bar_ts == BAR
+    assert len(ledger.orders(strategy)) == 1
+
+
+def test_apply_when_events_arrive_moves_the_order_and_keeps_every_event(db_url):
+    ledger = Ledger(get_engine(db_url))
+    intent = _intent(f"s{uuid.uuid4().hex[:8]}")
+    ledger.record_intent(intent)
+    ledger.apply(_event(OrderSubmitted, intent))
+    ledger.apply(_event(OrderAccepted, intent, broker_order_id="b1"), broker_order_id="b1")
+    order = ledger.apply(_event(OrderFilled, intent, quantity=10.0, price=100.5, fee=0.1), filled_quantity=10.0)
+    assert order.status is OrderStatus.FILLED and order.broker_order_id == "b1"
+    kinds = [e["kind"] for e in ledger.events(intent.client_order_id)]
+    assert kinds == ["OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    assert ledger.events(intent.client_order_id)[-1]["data"]["price"] == 100.5
+
+
+def test_record_intent_when_denied_stores_the_coded_reason_and_an_event(db_url):
+    ledger = Ledger(get_engine(db_url))
+    intent = _intent(f"s{uuid.uuid4().hex[:8]}")
+    denied = _event(OrderDenied, intent, reason="MAX_ORDERS_PER_DAY: max_orders=1, sent_today=1")
+    order, _ = ledger.record_intent(intent, denied)
+    assert order.status is OrderStatus.DENIED and order.reason.startswith("MAX_ORDERS_PER_DAY:")
+    assert [e["kind"] for e in ledger.events(intent.client_order_id)] == ["OrderDenied"]
+    assert denied.code == "MAX_ORDERS_PER_DAY"
+
+
+def test_set_state_when_halted_persists_reason_and_time(db_url):
+    ledger = Ledger(get_engine(db_url))
+    strategy = f"s{uuid.uuid4().hex[:8]}"
+    assert ledger.state(strategy)[0] is TradingState.ACTIVE
+    ledger.set_state(strategy, TradingState.HALTED, "manual: earnings", BAR)
+    assert Ledger(get_engine(db_url)).state(strategy) == (TradingState.HALTED, "manual: earnings", BAR)
+
+
+def test_paper_broker_when_backtest_fill_model_fills_at_close_plus_costs_and_survives_restart(db_url):
+    engine = get_engine(db_url)
+    account = f"a{uuid.uuid4().hex[:8]}"
+    ledger = Ledger(engine)
+    broker = PaperBroker(engine, account, 10_000.0, "backtest", fee_bps=10.0, slippage_bps=20.0)
+    broker.on_bar("AAPL", MarketBar(BAR, open=99.0, close=100.0))
+    order, _ = ledger.record_intent(_intent(account))
+    report = broker.submit(order)
+    assert report.status is OrderStatus.FILLED
+    assert report.avg_price == pytest.approx(100.0 * 1.002) and report.fee == pytest.approx(10 * 100.2 * 1e-3)
+    assert broker.submit(order).broker_order_id == report.broker_order_id  # idempotent: one order
+    restarted = PaperBroker(engine, account, 999.0, "backtest")
+    snap = restarted.account()
+    assert snap.positions["AAPL"].quantity == 10.0
+    assert snap.cash == pytest.approx(10_000.0 - 10 * 100.2 - 10 * 100.2 * 1e-3)
+    assert restarted.lookup(order.client_order_id).status is OrderStatus.FILLED
+    assert restarted.lookup("never-sent") is None
+
+
+def test_paper_broker_when_next_open_fill_model_fills_at_the_next_bar_open(db_url):
+    engine = get_engine(db_url)
+    account = f"a{uuid.uuid4().hex[:8]}"
+    broker = PaperBroker(engine, account, 10_000.0, "next_open", slippage_bps=10.0)
+    broker.on_bar("AAPL", MarketBar(BAR, open=99.0, close=100.0))
+    order, _ = Ledger(engine).record_intent(_intent(account, side=Side.SELL))
+    assert broker.submit(order).status is OrderStatus.ACCEPTED
+    assert broker.positions() == {}
+    reports = broker.on_bar("AAPL", MarketBar(BAR + dt.timedelta(days=1), open=105.0, close=104.0))
+    assert [r.status for r in reports] == [OrderStatus.FILLED]
+    assert reports[0].avg_price == pytest.approx(105.0 * (1 - 1e-3))
+    assert broker.positions()["AAPL"].quantity == -10.0
