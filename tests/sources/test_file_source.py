@@ -130,6 +130,17 @@ def test_load_when_data_path_is_relative_resolves_it_against_the_hypothesis_fold
     assert absolute.data.path == str(tmp_path / "data" / "bars.csv")
 
 
+def test_load_when_a_base_file_declares_the_path_resolves_it_against_the_base_files_folder(tmp_path):
+    (tmp_path / "bases").mkdir()
+    _csv(tmp_path / "bases", HEADER + "\n".join(ROWS) + "\n")
+    (tmp_path / "bases" / "base.yaml").write_text(
+        "data: {source: file, path: bars.csv, symbol: X, timeframe: 1d, start: 2021-01-01, end: 2021-01-31}\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: bases/base.yaml\nname: t\nhypothesis: h\n")
+    assert load_experiment(child).data.path == str(tmp_path / "bases" / "bars.csv")
+
+
 def test_load_when_file_source_has_no_path_or_another_source_has_one_is_one_line(tmp_path):
     missing = tmp_path / "m.yaml"
     missing.write_text("name: t\nhypothesis: h\ndata: {source: file, symbol: X, start: 2021-01-01, end: 2021-02-01}\n")
