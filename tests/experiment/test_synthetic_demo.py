@@ -17,11 +17,38 @@ DEMO = REPO / "experiments" / "demo" / "synthetic_weekday.yaml"
 DEMO_DATA = REPO / "data" / "synthetic" / "weekday_demo.csv"
 
 
-def _synthetic():
-    spec = importlib.util.spec_from_file_location("qg_bench_synthetic", REPO / "benchmarks" / "synthetic.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _benchmark(name: str):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"qg_bench_{name}", REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
     return module
+
+
+def _synthetic():
+    return _benchmark("synthetic")
+
+
+def test_gate_power_hypotheses_when_written_load_as_file_source_experiments_without_a_gate_section(tmp_path):
+    import yaml
+
+    from pipeline.config import load_experiment
+
+    power = _benchmark("gate_power")
+    for kind in power.KINDS:
+        raw = power.hypothesis(kind, "ar1", 7, tmp_path / "ar1_7.csv", "2000-01-01", "2019-12-31")
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        config = load_experiment(path)
+        assert (config.data.source, config.data.path, config.data.symbol) == (
+            "file",
+            str(tmp_path / "ar1_7.csv"),
+            "SYN-AR1-7",
+        )
+        assert "SYNTHETIC" in config.hypothesis and "gate" not in raw
 
 
 def test_demo_data_when_regenerated_from_its_seed_is_byte_identical(tmp_path):
