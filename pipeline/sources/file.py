@@ -110,7 +110,7 @@ def _timestamps(values: pd.Series, path: Path, kind: str, column: str) -> pd.Dat
                     raise SourceError(
                         f"file: {path}: {_where(kind, position)}: {column!r} value {cell!r} is not an ISO 8601 time"
                     ) from None
-            raise
+            raise SourceError(f"file: {path}: column {column!r}: timestamps in mixed formats; use one") from None
     if parsed.isna().any():
         position = int(parsed.isna().to_numpy().nonzero()[0][0])
         raise SourceError(f"file: {path}: {_where(kind, position)}: empty {column!r}")
