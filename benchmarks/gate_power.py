@@ -80,11 +80,12 @@ def _failed(rules: list[dict[str, Any]] | list[Any]) -> list[str]:
 
 def run_single(paths: list[Path]) -> list[dict[str, Any]]:
     """Run each file as its own experiment in this process (Prefect starts once)."""
-    from flows.experiment import experiment_flow
-    from pipeline.errors import PlatformError
     from quantgate.cli._common import quiet_orchestration
 
-    quiet_orchestration(False)
+    quiet_orchestration(False)  # before Prefect is imported: it also lengthens the temporary server's start-up wait
+    from flows.experiment import experiment_flow
+    from pipeline.errors import PlatformError
+
     out = []
     for path in paths:
         began = time.perf_counter()
