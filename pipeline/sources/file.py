@@ -23,7 +23,7 @@ import pandas as pd
 
 from pipeline.errors import SourceError, first_line
 from pipeline.sources.base import BarSource
-from pipeline.window import Window
+from pipeline.window import Window, fmt
 
 #: Accepted names of the time column, in order of preference (all matched case-insensitively).
 TIME_COLUMNS: tuple[str, ...] = ("timestamp", "date", "datetime", "time", "ts")
@@ -161,12 +161,12 @@ def read_bar_file(path: str | Path) -> pd.DataFrame:
     if len(backwards) and (not len(repeated) or backwards[0] < repeated[0]):
         at = int(backwards[0]) + 1
         raise SourceError(
-            f"file: {path}: {_where(kind, at)}: {index[at]} comes before the previous row's {index[at - 1]}; "
+            f"file: {path}: {_where(kind, at)}: {fmt(index[at])} comes before the previous row's {fmt(index[at - 1])}; "
             "rows must be in increasing time order"
         )
     if len(repeated):
         at = int(repeated[0]) + 1
-        raise SourceError(f"file: {path}: {_where(kind, at)}: duplicate timestamp {index[at]} (also the row before)")
+        raise SourceError(f"file: {path}: {_where(kind, at)}: duplicate timestamp {fmt(index[at])} (as the row before)")
     return pd.DataFrame(columns, index=index)[[*PRICE_COLUMNS, "volume"]]
 
 
