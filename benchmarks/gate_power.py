@@ -133,7 +133,7 @@ def table(results: dict[tuple[str, str], list[dict[str, Any]]], mode: str, seeds
         f"{', '.join(NULL_FAMILIES)}) measure the gate's size (false passes); the others its power.",
         "",
         "Families (daily log returns, sigma 1 %/day unless stated): `noise` i.i.d. normal; `noise_drift` +0.03 %/day; "
-        "`noise_fat` Student-t(3); `ar1` AR(1) with phi in [0.10, 0.20]; `vol_regime` Markov calm/turbulent "
+        "`noise_fat` Student-t(4); `ar1` AR(1) with phi in [0.10, 0.20]; `vol_regime` Markov calm/turbulent "
         "(sigma 0.7 %/2 %, mean stays 40/20 days) with drift +0.05 %/-0.10 %; `strong_regime` the same regimes "
         "with +0.25 %/-0.5 %; `weekday` +0.15 %/day Monday-Wednesday, -0.20 %/day Thursday-Friday. Kinds: "
         "`protect` = `experiments/msft_protect.yaml`, `long_flat` = `experiments/goog_binary_long_flat.yaml`, "
