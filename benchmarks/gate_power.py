@@ -106,6 +106,8 @@ def run_sweep(folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     result = subprocess.run(
         [str(exe), "sweep", str(folder), "--json"], capture_output=True, text=True, env=env, timeout=6 * 3600
     )
+    if not result.stdout.strip():
+        raise SystemExit(f"quantgate sweep {folder} printed nothing (exit {result.returncode}): {result.stderr[-500:]}")
     rows = []
     for line in result.stdout.splitlines():
         record = json.loads(line)
