@@ -13,6 +13,8 @@ Families (daily log returns; sigma is the daily volatility):
 * ``vol_regime``: a two-state Markov volatility regime; the drift is linked to the volatility
   (calm: +0.05 %/day, turbulent: -0.10 %/day).
 * ``strong_regime``: calm +0.25 %/day, turbulent -0.5 %/day.
+* ``fast_regime``: short regimes (calm 8 days at +0.2 %/day and sigma 0.6 %, turbulent 6 days at -0.3 %/day
+  and sigma 1.8 %): a regime signal that changes often enough to trade, visible in range-based volatility.
 * ``weekday``: the demonstration signal: sessions Monday to Wednesday drift +0.15 %/day, Thursday and Friday
   -0.20 %/day, under 1 % daily noise. A model sees the weekday of the previous bar (the ``calendar`` feature
   group) and can learn it; it trades about once a week.
@@ -109,8 +111,18 @@ def _family_ar1(rng, index, sigma=0.01):
     return r, np.full(len(index), sigma)
 
 
-def _family_regime(rng, index, *, calm_drift, turbulent_drift, calm_sigma=0.007, turbulent_sigma=0.02):
-    turbulent = _markov_regime(rng, len(index), calm_days=40.0, turbulent_days=20.0)
+def _family_regime(
+    rng,
+    index,
+    *,
+    calm_drift,
+    turbulent_drift,
+    calm_sigma=0.007,
+    turbulent_sigma=0.02,
+    calm_days=40.0,
+    turbulent_days=20.0,
+):
+    turbulent = _markov_regime(rng, len(index), calm_days=calm_days, turbulent_days=turbulent_days)
     sigma = np.where(turbulent, turbulent_sigma, calm_sigma)
     drift = np.where(turbulent, turbulent_drift, calm_drift)
     return drift + rng.normal(0.0, 1.0, len(index)) * sigma, sigma
@@ -129,8 +141,29 @@ FAMILIES: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "ar1": _family_ar1,
     "vol_regime": lambda rng, index: _family_regime(rng, index, calm_drift=0.0005, turbulent_drift=-0.0010),
     "strong_regime": lambda rng, index: _family_regime(rng, index, calm_drift=0.0025, turbulent_drift=-0.0050),
+    "fast_regime": lambda rng, index: _family_regime(
+        rng,
+        index,
+        calm_drift=0.002,
+        turbulent_drift=-0.003,
+        calm_sigma=0.006,
+        turbulent_sigma=0.018,
+        calm_days=8.0,
+        turbulent_days=6.0,
+    ),
     "weekday": _family_weekday,
 }
+#: Each family's number in its random stream; append new families at the end so existing series stay the same.
+STREAM_ORDER: tuple[str, ...] = (
+    "ar1",
+    "noise",
+    "noise_drift",
+    "noise_fat",
+    "strong_regime",
+    "vol_regime",
+    "weekday",
+    "fast_regime",
+)
 #: Families with no predictable component: a gate that passes them is passing luck.
 NULL_FAMILIES: tuple[str, ...] = ("noise", "noise_drift", "noise_fat")
 
@@ -144,7 +177,7 @@ def daily_bars(family: str, seed: int, start: str = "2000-01-01", end: str = "20
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
-    rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
+    rng = np.random.default_rng([seed, STREAM_ORDER.index(family)])
     index = sessions(start, end)
     log_returns, sigma = FAMILIES[family](rng, index)
     close = 100.0 * np.exp(np.cumsum(log_returns))
