@@ -323,6 +323,9 @@ def _expand(raw: dict[str, Any], source: str) -> list[tuple[dict[str, Any], dict
     except ValidationError as exc:
         raise ConfigError(source, format_validation_error(exc, source)) from exc
     axes: list[tuple[str, list[Any]]] = []
+    data = raw.get("data")
+    if matrix.symbols and isinstance(data, dict) and data.get("source") == "file":
+        raise ConfigError(f"{source}: symbols: a file source holds one series; write one hypothesis per file")
     if matrix.symbols:
         axes.append(("data.symbol", list(matrix.symbols)))
     if matrix.timeframes:

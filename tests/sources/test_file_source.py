@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import load_experiment
+from pipeline.config import load_experiment, load_experiments
 from pipeline.errors import ConfigError, SourceError
 from pipeline.experiment.checks import semantic_errors
 from pipeline.ingest import ensure_bars
@@ -152,6 +152,16 @@ def test_load_when_file_source_has_no_path_or_another_source_has_one_is_one_line
     )
     with pytest.raises(ConfigError, match=r"path: is only read by source: file"):
         load_experiment(stray)
+
+
+def test_load_when_a_file_source_is_expanded_over_symbols_is_refused(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "name: t\nhypothesis: h\nsymbols: [A, B]\n"
+        "data: {source: file, path: x.csv, symbol: X, start: 2021-01-01, end: 2021-02-01}\n"
+    )
+    with pytest.raises(ConfigError, match=r"symbols: a file source holds one series"):
+        load_experiments(path)
 
 
 def test_check_when_the_data_file_is_bad_names_the_field_file_and_row(tmp_path):
