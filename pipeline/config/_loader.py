@@ -269,11 +269,26 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def _anchor_data_path(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Make a relative ``data.path`` absolute, relative to the folder of the file that declares it.
+
+    Unlike ``extends:``, a data file may live anywhere: relative paths are read from the declaring file's
+    folder, absolute ones as written. Whether the file exists is checked by ``quantgate check`` and at run.
+    """
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"].strip():
+        target = Path(data["path"])
+        if not target.is_absolute():
+            data["path"] = os.path.normpath(path.parent.absolute() / target)
+    return raw
+
+
 def _resolve_extends(
     path: Path, raw: dict[str, Any], depth: int = 0, root: Path | None = None, seen: tuple[Path, ...] = ()
 ) -> dict[str, Any]:
     """Merge ``raw`` over the file its ``extends:`` names, which must lie inside ``root`` (the folder of the
     hypothesis file the chain started from)."""
+    _anchor_data_path(raw, path)
     base_ref = raw.pop("extends", None)
     if base_ref is None:
         return raw
@@ -318,6 +333,9 @@ def _expand(raw: dict[str, Any], source: str) -> list[tuple[dict[str, Any], dict
     except ValidationError as exc:
         raise ConfigError(source, format_validation_error(exc, source)) from exc
     axes: list[tuple[str, list[Any]]] = []
+    data = raw.get("data")
+    if matrix.symbols and isinstance(data, dict) and data.get("source") == "file":
+        raise ConfigError(f"{source}: symbols: a file source holds one series; write one hypothesis per file")
     if matrix.symbols:
         axes.append(("data.symbol", list(matrix.symbols)))
     if matrix.timeframes:

@@ -43,7 +43,12 @@ class Section(BaseModel):
 class DataConfig(Section):
     """Which bars the experiment uses."""
 
-    source: str = Field("sample", description="Primary data source (sample, polygon, binance, alpaca, ...).")
+    source: str = Field("sample", description="Primary data source (sample, polygon, binance, alpaca, file, ...).")
+    path: str | None = Field(
+        None,
+        min_length=1,
+        description="source: file only: a CSV or Parquet file, relative to the hypothesis file or absolute.",
+    )
     symbol: str = Field(..., min_length=1, description="Symbol in quantgate notation, e.g. AAPL or BTCUSDT.")
     timeframe: Timeframe = Field("1d", description="Bar timeframe.")
     start: dt.date = Field(..., strict=False, description="First day of data (inclusive, UTC).")
@@ -77,6 +82,16 @@ class DataConfig(Section):
     def _window_is_ordered(self) -> DataConfig:
         if self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+    @model_validator(mode="after")
+    def _path_goes_with_file_source(self) -> DataConfig:
+        if self.source == "file" and self.path is None:
+            raise ValueError("source: file needs path: (a CSV or Parquet file)")
+        if self.source != "file" and self.path is not None:
+            raise ValueError(f"path: is only read by source: file (source is {self.source!r})")
+        if "file" in self.fallback:
+            raise ValueError("fallback: the file source can only be the primary source")
         return self
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import ExperimentConfig
-from pipeline.errors import FeatureError
+from pipeline.errors import FeatureError, SourceError
 from pipeline.sources import KNOWN_SOURCES
 
 
@@ -22,6 +22,10 @@ def semantic_errors(config: ExperimentConfig, path: str | Path) -> list[str]:
     ]:
         if name not in KNOWN_SOURCES:
             errors.append(f"{path}: {field_name}: unknown data source {name!r} (known: {', '.join(KNOWN_SOURCES)})")
+    if config.data.path is not None:
+        error = _data_file_problem(config.data.path)
+        if error is not None:
+            errors.append(f"{path}: data.path: {error}")
     if config.data.source in config.data.fallback:
         errors.append(f"{path}: data.fallback: must not repeat the primary source {config.data.source!r}")
     try:
@@ -32,6 +36,17 @@ def semantic_errors(config: ExperimentConfig, path: str | Path) -> list[str]:
     except FeatureError as exc:
         errors.append(f"{path}: features: {exc}")
     return errors
+
+
+def _data_file_problem(data_path: str) -> str | None:
+    """Why the data file cannot be used (unreadable, bad columns, rows or timestamps), or None."""
+    from pipeline.sources.file import read_bar_file
+
+    try:
+        read_bar_file(data_path)
+    except SourceError as exc:
+        return str(exc).removeprefix("file: ")
+    return None
 
 
 def _probe_bars(n: int = 64) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.errors import SourceError
-from pipeline.sources import get_source, source_asset_class
+from pipeline.sources import BarSource, get_source, source_asset_class
 from pipeline.sources._common import DeadlinePassed, check_deadline, ingest_scope
 from pipeline.store import BarStore
 from pipeline.store.models import IngestChunk
@@ -68,6 +68,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     filled: int = 0
+    removed: int = 0
     chunks: list[ChunkResult] = field(default_factory=list, repr=False)
 
     @property
@@ -158,6 +159,7 @@ def ingest(
     progress: ProgressCallback | None = None,
     *,
     resume: bool = True,
+    source: BarSource | None = None,
 ) -> IngestReport:
     """Fetch ``symbol``/``timeframe`` bars for ``start..end`` from ``source_name`` and store them.
 
@@ -178,6 +180,9 @@ def ingest(
         Called after every chunk with its :class:`ChunkResult`.
     resume
         Skip chunks recorded complete by an earlier run (``False`` re-fetches everything).
+    source
+        A constructed source to fetch from instead of ``get_source(source_name)`` (the ``file`` source,
+        which needs its path).
 
     Returns
     -------
@@ -193,7 +198,7 @@ def ingest(
         A bar was refused (±Inf, missing price) or the database failed (``StoreUnavailable``: an outage).
     """
     bar_length(timeframe)  # validates the timeframe
-    source = get_source(source_name)
+    source = source if source is not None else get_source(source_name)
     store = store or BarStore()
     window = resolve_window(start, end)
     lo, hi = window.start, window.end
@@ -265,6 +270,8 @@ def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | No
     asset_class = cfg.asset_class or source_asset_class(cfg.source)
     window = resolve_window(cfg.start, cfg.end)
     lo, hi = window.start, window.end
+    if cfg.source == "file":
+        return ingest_file(cfg.path, cfg.symbol, cfg.timeframe, window, store)
     sources = [cfg.source, *cfg.fallback]
     present = store.load(cfg.symbol, cfg.timeframe, lo, hi, sources=sources)
     grid = expected_grid(cfg.timeframe, lo, hi, asset_class)
@@ -289,6 +296,23 @@ def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | No
     return report
 
 
+def ingest_file(path: str, symbol: str, timeframe: str, window: Window, store: BarStore) -> IngestReport:
+    """Make the store's ``file`` bars of the series in ``window`` equal the file's, on every run.
+
+    The file is the truth and may have changed since the last run, so it is read whole every time
+    (nothing is stored when it is bad), upserted (unchanged bars are left alone), and stored bars of the
+    window that the file no longer holds are removed.
+    """
+    source = get_source("file", path=path)
+    file_bars = window.clip(source.bars())  # reads and checks the whole file before anything is stored
+    report = ingest("file", symbol, timeframe, window.start, window.end, store=store, resume=False, source=source)
+    stored = store.load(symbol, timeframe, window.start, window.end, sources=["file"])
+    stale = stored.index.difference(file_bars.index)
+    if len(stale):
+        report.removed = store.delete_bars(source="file", symbol=symbol, timeframe=timeframe, ts=stale)
+    return report
+
+
 __all__ = [
     "DEFAULT_CHUNK",
     "ChunkResult",
@@ -296,6 +320,7 @@ __all__ = [
     "ProgressCallback",
     "ensure_bars",
     "ingest",
+    "ingest_file",
     "plan_chunks",
     "resolve_window",
 ]

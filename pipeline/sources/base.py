@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from typing import Any
 
 import pandas as pd
 
@@ -39,16 +40,19 @@ class BarSource(ABC):
         return None
 
 
-KNOWN_SOURCES: tuple[str, ...] = ("sample", "polygon", "binance", "alpaca", "coingecko", "geckoterminal")
+KNOWN_SOURCES: tuple[str, ...] = ("sample", "polygon", "binance", "alpaca", "coingecko", "geckoterminal", "file")
 
 
-def get_source(name: str) -> BarSource:
-    """The source called ``name`` (imports ``pipeline.sources.<name>``)."""
+def get_source(name: str, **options: Any) -> BarSource:
+    """The source called ``name`` (imports ``pipeline.sources.<name>``).
+
+    ``options`` go to the source's constructor: the ``file`` source takes ``path``.
+    """
     if name not in KNOWN_SOURCES:
         raise SourceError(f"unknown data source {name!r}; known: {', '.join(KNOWN_SOURCES)}")
     module = importlib.import_module(f"pipeline.sources.{name}")
     factory = module.SOURCE
-    return factory() if isinstance(factory, type) else factory
+    return factory(**options) if isinstance(factory, type) else factory
 
 
 def source_asset_class(name: str) -> AssetClass:

@@ -139,6 +139,23 @@ class BarStore:
             )
         return int(result.rowcount or 0)
 
+    def delete_bars(self, *, source: str, symbol: str, timeframe: str, ts: Sequence[pd.Timestamp]) -> int:
+        """Remove the bars of one series from one source at the open times ``ts``; returns the number removed."""
+        times = [pd.Timestamp(t).to_pydatetime() for t in ts]
+        removed = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(times), _BATCH_ROWS):
+                result = conn.execute(
+                    delete(OhlcvBar).where(
+                        OhlcvBar.source == source,
+                        OhlcvBar.symbol == symbol,
+                        OhlcvBar.timeframe == timeframe,
+                        OhlcvBar.ts.in_(times[start : start + _BATCH_ROWS]),
+                    )
+                )
+                removed += int(result.rowcount or 0)
+        return removed
+
     # -- reads --------------------------------------------------------------------------------
     def load(
         self,

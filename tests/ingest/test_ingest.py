@@ -186,5 +186,6 @@ def test_cli_bars_when_a_series_is_stored_lists_it_and_unknown_sources_fail_clea
     assert bad.exit_code == 1
     assert (
         bad.stderr.strip()
-        == "error: unknown data source 'nosuch'; known: sample, polygon, binance, alpaca, coingecko, geckoterminal"
+        == "error: unknown data source 'nosuch'; known: sample, polygon, binance, alpaca, coingecko, geckoterminal, "
+        "file"
     )
