@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import data, db, experiments, models, quality, trading
+from quantgate.cli import data, db, experiments, models, quality, server, trading
 
 app = typer.Typer(
     name="quantgate",
@@ -26,6 +26,7 @@ _mount(quality.app)
 _mount(models.app)
 _mount(trading.app)
 app.add_typer(db.app, name="db")
+app.add_typer(server.app, name="server")
 
 
 def main() -> None:

@@ -105,6 +105,9 @@ def quiet_orchestration(verbose: bool) -> None:
     """
     # Prefect's temporary server gets 20 s to start by default; a busy 2-core machine needs more.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from quantgate.cli.server import use_background_server
+
+    use_background_server()  # PREFECT_API_URL, else `quantgate server start`'s server, else a temporary one
     if verbose:
         return
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
