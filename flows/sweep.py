@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.experiment import experiment_flow
 from pipeline.errors import PlatformError, first_line
@@ -80,18 +81,32 @@ _LISTENERS: dict[str, Callable[[ItemResult], Any]] = {}
 
 @flow(name="sweep", flow_run_name="sweep {folder}")
 def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: str | None = None) -> SweepOutcome:
-    """Run every experiment under ``folder``; run it with :func:`run_sweep` to set the parallelism."""
+    """Run every experiment under ``folder``, ``parallel`` at a time (worker processes when > 1), also when
+    started from a deployment."""
     on_result = _LISTENERS.get(listener) if listener else None
     reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)
-    futures = [run_item.submit(item, plan.family, len(plan.items), parent, force) for item in plan.items]
     results: list[ItemResult] = []
-    for future in as_completed(futures):
-        result = future.result()
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    with item_runner(parallel, len(plan.items)) as runner:
+        futures = [
+            runner.submit(
+                run_item,
+                {
+                    "item": item,
+                    "family": plan.family,
+                    "family_size": len(plan.items),
+                    "parent_run_id": parent,
+                    "force": force,
+                },
+            )
+            for item in plan.items
+        ]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     counts = {s: sum(1 for r in results if r.status == s) for s in ("completed", "skipped", "failed")}
     counts["bad_files"] = len(plan.errors)
     board = close_sweep(parent, plan.family, counts)
@@ -103,15 +118,51 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
 def run_sweep(
     folder: str, *, parallel: int = 1, force: bool = False, on_result: Callable[[ItemResult], Any] | None = None
 ) -> SweepOutcome:
-    """Run :func:`sweep_flow` with ``parallel`` experiments at a time on this machine (threads).
+    """Run :func:`sweep_flow` here with ``parallel`` experiments at a time (``parallel`` warm worker processes).
 
-    Beyond one machine, run the `sweep-experiments` / `experiment-run` deployments on Prefect workers.
+    Worker processes need an API server they can reach: without ``PREFECT_API_URL`` (no `quantgate server
+    start`), a temporary one is started for the sweep and stopped after it. Beyond one machine, run the
+    `sweep-experiments` / `experiment-run` deployments on Prefect workers sharing one PostgreSQL database.
     """
-    runner = ThreadPoolTaskRunner(max_workers=max(1, parallel))
     key = uuid.uuid4().hex
     if on_result is not None:
         _LISTENERS[key] = on_result
     try:
-        return sweep_flow.with_options(task_runner=runner)(folder, force=force, parallel=parallel, listener=key)
+        with _reachable_api(parallel):
+            return sweep_flow(folder, force=force, parallel=parallel, listener=key)
     finally:
         _LISTENERS.pop(key, None)
+
+
+def item_runner(parallel: int, items: int) -> TaskRunner:
+    """The task runner of a sweep's items: this process for ``parallel`` 1, else that many warm processes
+    (spawned once, with the experiment modules imported once by :func:`warm_worker`)."""
+    workers = max(1, min(parallel, items))
+    if workers == 1:
+        return ThreadPoolTaskRunner(max_workers=1)
+    return ProcessPoolTaskRunner(max_workers=workers, initializer=warm_worker)
+
+
+def warm_worker() -> None:
+    """Import the experiment's heavy modules once per worker process, before its first item."""
+    import flows.experiment  # noqa: F401 - prefect, mlflow, xgboost, the gate's statistics
+    import pipeline.quality.validate  # noqa: F401
+
+
+@contextlib.contextmanager
+def _reachable_api(parallel: int) -> Iterator[None]:
+    """Give worker processes an API URL: the configured one, else a temporary server for this sweep."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if parallel <= 1 or get_current_settings().api.url:
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=get_current_settings().server.ephemeral.startup_timeout_seconds)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        server.stop()
