@@ -79,11 +79,17 @@ def run_item(item: SweepItem, family: str, family_size: int, parent_run_id: str,
 _LISTENERS: dict[str, Callable[[ItemResult], Any]] = {}
 
 
+def _listener(key: str | None) -> Callable[[ItemResult], Any] | None:
+    """The progress callback registered under ``key`` (a function, so the flow's code never references the
+    registry itself: worker processes receive the flow pickled, and a terminal display does not pickle)."""
+    return _LISTENERS.get(key) if key else None
+
+
 @flow(name="sweep", flow_run_name="sweep {folder}")
 def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: str | None = None) -> SweepOutcome:
     """Run every experiment under ``folder``, ``parallel`` at a time (worker processes when > 1), also when
     started from a deployment."""
-    on_result = _LISTENERS.get(listener) if listener else None
+    on_result = _listener(listener)
     reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)

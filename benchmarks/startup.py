@@ -1,0 +1,101 @@
+"""Fast starts: a second ``quantgate run experiments/msft_protect.yaml`` in a new process vs a hand-written script.
+
+Measured side by side in one run, alternating, in a throw-away QUANTGATE_HOME:
+
+1. ``quantgate server start`` there (the background Prefect server, reused by every command), then one
+   warm-up ``quantgate run`` (ingests the sample bars, creates the MLflow database).
+2. ``--repeats`` times: ``quantgate run`` in a new process (wall time) and ``benchmarks/hand_script.py`` in a
+   new process (wall time). Medians and their ratio (target <= 4x).
+3. Breakdown of a run: interpreter + ``import quantgate.cli``; ``import flows.experiment`` (prefect, mlflow,
+   xgboost, the gate's statistics); the server's health round trip; the rest is the run's stages.
+4. With ``--ephemeral``, also one run without the background server (Prefect's temporary server: the old way).
+
+The server is stopped at the end, also on errors. Prints one JSON object; ``--json PATH`` writes it too.
+
+Usage::
+
+    .venv/bin/python benchmarks/startup.py --repeats 3 --ephemeral --json benchmarks/results/startup.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONFIG = "experiments/msft_protect.yaml"
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # 1: the gate refused the model, still a complete run
+        raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ephemeral", action="store_true", help="Also time one run on a temporary server.")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="qg-startup-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "QUANTGATE_"))}
+        env["QUANTGATE_HOME"] = str(Path(tmp) / "home")
+        quantgate = [str(BIN / "quantgate")]
+        result: dict = {"load_before": [round(x, 2) for x in load_before]}
+        try:
+            result["server_start_s"], out = timed([*quantgate, "server", "start"], env)
+            url = out.split(": ", 1)[1].split(" ", 1)[0]
+            result["warmup_run_s"], _ = timed([*quantgate, "run", CONFIG], env)
+            runs, hand, hand_stages = [], [], []
+            for _ in range(args.repeats):
+                runs.append(timed([*quantgate, "run", CONFIG], env)[0])
+                seconds, out = timed([sys.executable, "benchmarks/hand_script.py"], env)
+                hand.append(seconds)
+                hand_stages.append(json.loads(out.strip().splitlines()[-1]))
+            py = [sys.executable, "-c"]
+            result["breakdown"] = {
+                "python_and_import_quantgate_cli_s": timed([*py, "import quantgate.cli"], env)[0],
+                "import_flows_experiment_s": timed([*py, "import quantgate.cli, flows.experiment"], env)[0],
+                "python_bare_s": timed([*py, "pass"], env)[0],
+            }
+            start = time.perf_counter()
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+                response.read()
+            result["breakdown"]["server_health_round_trip_s"] = time.perf_counter() - start
+            result["quantgate_run_s"] = runs
+            result["hand_script_s"] = hand
+            result["hand_script_stages"] = hand_stages
+            result["median_run_s"] = statistics.median(runs)
+            result["median_hand_s"] = statistics.median(hand)
+            result["ratio"] = result["median_run_s"] / result["median_hand_s"]
+            b = result["breakdown"]
+            b["stages_and_tracking_s (median run - imports)"] = result["median_run_s"] - b["import_flows_experiment_s"]
+        finally:
+            subprocess.run([*quantgate, "server", "stop"], cwd=ROOT, env=env, capture_output=True, check=False)
+        if args.ephemeral:
+            result["ephemeral_server_run_s"], _ = timed([*quantgate, "run", CONFIG], env)
+    result["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    result = json.loads(json.dumps(result), parse_float=lambda s: round(float(s), 2))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
