@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
+from pipeline.tracking import tags as T
 
 DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
 SCHEMA_LOCK_TIMEOUT_S = 300.0
@@ -249,10 +250,15 @@ def ensure_experiment(experiment_name: str) -> str:
         if experiment is not None:
             if experiment.lifecycle_stage == "deleted":
                 client.restore_experiment(experiment.experiment_id)
+            if experiment.tags.get(T.EXPERIMENT_KIND) is None:  # made by an older quantgate
+                client.set_experiment_tag(experiment.experiment_id, T.EXPERIMENT_KIND, T.EXPERIMENT_KIND_ML)
             return experiment.experiment_id
         location = experiment_artifact_location(experiment_name) if is_database_uri(mlflow.get_tracking_uri()) else None
         try:
-            return client.create_experiment(experiment_name, artifact_location=location)
+            # The kind makes MLflow's UI open the experiment on its runs table, not the GenAI overview.
+            return client.create_experiment(
+                experiment_name, artifact_location=location, tags={T.EXPERIMENT_KIND: T.EXPERIMENT_KIND_ML}
+            )
         except MlflowException:
             # Another process may have created it between our read and our write.
             experiment = client.get_experiment_by_name(experiment_name)

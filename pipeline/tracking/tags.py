@@ -66,6 +66,10 @@ GATE_FAILED_RULES = "gate.failed_rules"
 GATE_DSR = "gate.dsr"  # also a metric
 
 
+# -- experiments -----------------------------------------------------------------------------------------
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's own experiment tag; the UI picks its start page by it
+EXPERIMENT_KIND_ML = "custom_model_development"  # open on the runs table (not "genai_development")
+
 # -- first-class metrics (sortable columns in the MLflow runs table and the leaderboard) -----------------
 # The backtest logs sharpe, total_return, max_drawdown, n_trades, ... under their own names; the gate adds
 # these top-level copies of its verdict and statistics next to its ``gate.*`` metrics.

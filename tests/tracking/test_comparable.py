@@ -60,3 +60,15 @@ def test_leaderboard_when_reruns_and_flat_runs_keeps_latest_per_key_and_traders_
     assert list(board["sharpe"]) == [2.0, 1.0, 0.5, 9.0]
     assert list(leaderboard([name], limit=2)["run_id"]) == [b, latest_a]
     assert list(leaderboard([name], sort="max_drawdown", limit=10)["run_id"])[-1] == flat
+
+
+def test_ensure_experiment_when_created_or_found_marks_it_a_model_development_experiment(qg_home: Path) -> None:
+    from pipeline.tracking import ensure_experiment
+
+    configure_mlflow()
+    client = mlflow.MlflowClient()
+    made = ensure_experiment("kinds")
+    assert client.get_experiment(made).tags[T.EXPERIMENT_KIND] == T.EXPERIMENT_KIND_ML
+    older = client.create_experiment("older")  # as an older quantgate made it: no kind
+    assert ensure_experiment("older") == older
+    assert client.get_experiment(older).tags[T.EXPERIMENT_KIND] == "custom_model_development"
