@@ -70,6 +70,9 @@ GATE_DSR = "gate.dsr"  # also a metric
 EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's own experiment tag; the UI picks its start page by it
 EXPERIMENT_KIND_ML = "custom_model_development"  # open on the runs table (not "genai_development")
 
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # MLflow UI's saved table views: experiment tag prefix + key
+COMPARE_VIEW = "quantgate"  # open ``#/experiments/<id>/runs?viewStateShareKey=quantgate``
+
 # -- first-class metrics (sortable columns in the MLflow runs table and the leaderboard) -----------------
 # The backtest logs sharpe, total_return, max_drawdown, n_trades, ... under their own names; the gate adds
 # these top-level copies of its verdict and statistics next to its ``gate.*`` metrics.

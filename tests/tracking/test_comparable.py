@@ -72,3 +72,5 @@ def test_ensure_experiment_when_created_or_found_marks_it_a_model_development_ex
     older = client.create_experiment("older")  # as an older quantgate made it: no kind
     assert ensure_experiment("older") == older
     assert client.get_experiment(older).tags[T.EXPERIMENT_KIND] == "custom_model_development"
+    view = json.loads(client.get_experiment(older).tags["mlflow.sharedViewState.quantgate"])
+    assert "metrics.`gate_passed`" in view["selectedColumns"] and view["orderByKey"] == "metrics.`sharpe`"
