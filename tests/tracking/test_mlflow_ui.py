@@ -181,6 +181,12 @@ def test_mlflow_ui_when_experiment_opened_shows_gate_and_sharpe_columns_and_the_
     runs = [client.get_run(run_id) for run_id in run_ids]
     names = [run.info.run_name for run in runs]
     assert names[0].startswith("AAPL-1d-long-flat-") and names[1].startswith("AAPL-1d-protect-")
+    for run in runs:  # what the columns show: the verdict as a metric, the exact bars as the dataset input
+        assert run.data.metrics["gate_passed"] == (1.0 if run.data.tags["gate.passed"] == "true" else 0.0)
+        assert {"sharpe", "total_return", "max_drawdown", "n_trades", "psr", "dsr"} <= set(run.data.metrics)
+        (dataset,) = [entry.dataset for entry in run.inputs.dataset_inputs]
+        assert dataset.digest == run.data.tags["data.fingerprint"][:32]
+        assert dataset.name.startswith("AAPL-1d@sample[2006-01-01..2012-12-31]")
 
     # quantgate's saved view of the runs table: gate and key metric columns, sorted by Sharpe
     browser.get(runs_url(mlflow_server, experiment_id))
