@@ -46,18 +46,18 @@ GATE = {
 }
 
 
-def _experiment_file(folder: Path, mode: str) -> Path:
+def _experiment_file(folder: Path, symbol: str, mode: str) -> Path:
     raw = {
         "name": "ui-compare",
         "hypothesis": "Short-term state predicts the next week.",
-        "data": {"source": "sample", "symbol": "AAPL", "timeframe": "1d", "start": "2006-01-01", "end": "2012-12-31"},
+        "data": {"source": "sample", "symbol": symbol, "timeframe": "1d", "start": "2006-01-01", "end": "2012-12-31"},
         "target": {"kind": "binary", "holding_period": 5},
-        "model": {"device": "cpu", "num_boost_round": 40, "early_stopping_rounds": 10},
-        "strategy": {"mode": mode},
+        "model": {"device": "cpu", "params": {"max_depth": 3, "eta": 0.05}},
+        "strategy": {"mode": mode, "risk_threshold": 0.45} if mode == "protect" else {"mode": mode},
         "gate": GATE,
         "registry": {"promote": False},
     }
-    path = folder / f"ui-{mode}.yaml"
+    path = folder / f"ui-{symbol}-{mode}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
@@ -70,13 +70,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def experiment_runs(qg_home: Path, tmp_path: Path) -> tuple[str, list[str]]:
-    """Run two real experiments (long_flat and protect) into the SQLite store; return (experiment id, run ids)."""
+    """Run two real experiments (AAPL long_flat, MSFT protect) into SQLite; return (experiment id, run ids)."""
     from mlflow import MlflowClient
 
     from flows.experiment import experiment_flow
     from pipeline.tracking import configure_mlflow
 
-    run_ids = [experiment_flow(str(_experiment_file(tmp_path, mode))).run_id for mode in ("long_flat", "protect")]
+    runs = (("AAPL", "long_flat"), ("MSFT", "protect"))
+    run_ids = [experiment_flow(str(_experiment_file(tmp_path, symbol, mode))).run_id for symbol, mode in runs]
     configure_mlflow()
     return MlflowClient().get_run(run_ids[0]).info.experiment_id, run_ids
 
@@ -180,13 +181,13 @@ def test_mlflow_ui_when_experiment_opened_shows_gate_and_sharpe_columns_and_the_
     client = MlflowClient()
     runs = [client.get_run(run_id) for run_id in run_ids]
     names = [run.info.run_name for run in runs]
-    assert names[0].startswith("AAPL-1d-long-flat-") and names[1].startswith("AAPL-1d-protect-")
+    assert names[0].startswith("AAPL-1d-long-flat-") and names[1].startswith("MSFT-1d-protect-")
     for run in runs:  # what the columns show: the verdict as a metric, the exact bars as the dataset input
         assert run.data.metrics["gate_passed"] == (1.0 if run.data.tags["gate.passed"] == "true" else 0.0)
         assert {"sharpe", "total_return", "max_drawdown", "n_trades", "psr", "dsr"} <= set(run.data.metrics)
         (dataset,) = [entry.dataset for entry in run.inputs.dataset_inputs]
         assert dataset.digest == run.data.tags["data.fingerprint"][:32]
-        assert dataset.name.startswith("AAPL-1d@sample[2006-01-01..2012-12-31]")
+        assert dataset.name == f"{run.data.tags['data.symbol']}-1d@sample[2006-01-01..2012-12-31]"
 
     # quantgate's saved view of the runs table: gate and key metric columns, sorted by Sharpe
     browser.get(runs_url(mlflow_server, experiment_id))
