@@ -138,7 +138,22 @@ def log_gate_report(record: RunRecord, report: GateReport, leakage: LeakageRepor
 
     logger = RunLogger(record.run_id, record.experiment_name)
     logger.log_gate(report.to_dict(), tags=report.tags(), metrics=report.metrics(), markdown=report.to_markdown())
+    logger.log_metrics(gate_key_metrics(report))
     logger.log_dict_artifact(leakage.to_dict(), "gate/leakage.json")
+
+
+def gate_key_metrics(report: GateReport) -> dict[str, float]:
+    """The gate's verdict and statistics as top-level metrics: ``gate_passed`` (1/0), ``psr``, ``dsr``, ``n_trials``.
+
+    They sit next to the backtest's ``sharpe``, ``total_return``, ``max_drawdown``, ``n_trades`` so that the
+    MLflow runs table can sort and show them as columns. Non-finite values are skipped when logged.
+    """
+    gate = report.metrics()
+    metrics = {T.METRIC_GATE_PASSED: 1.0 if report.passed else 0.0, T.METRIC_N_TRIALS: float(report.n_trials)}
+    for name in (T.METRIC_PSR, T.METRIC_DSR):
+        if f"{T.GATE_PREFIX}{name}" in gate:
+            metrics[name] = gate[f"{T.GATE_PREFIX}{name}"]
+    return metrics
 
 
 def artifacts_present(record: RunRecord) -> tuple[bool, bool]:

@@ -66,6 +66,35 @@ GATE_FAILED_RULES = "gate.failed_rules"
 GATE_DSR = "gate.dsr"  # also a metric
 
 
+# -- experiments -----------------------------------------------------------------------------------------
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's own experiment tag; the UI picks its start page by it
+EXPERIMENT_KIND_ML = "custom_model_development"  # open on the runs table (not "genai_development")
+
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # MLflow UI's saved table views: experiment tag prefix + key
+COMPARE_VIEW = "quantgate"  # open ``#/experiments/<id>/runs?viewStateShareKey=quantgate``
+
+# -- first-class metrics (sortable columns in the MLflow runs table and the leaderboard) -----------------
+# The backtest logs sharpe, total_return, max_drawdown, n_trades, ... under their own names; the gate adds
+# these top-level copies of its verdict and statistics next to its ``gate.*`` metrics.
+METRIC_GATE_PASSED = "gate_passed"  # 1.0 passed, 0.0 failed
+METRIC_PSR = "psr"
+METRIC_DSR = "dsr"
+METRIC_N_TRIALS = "n_trials"
+METRIC_SHARPE = "sharpe"
+METRIC_TOTAL_RETURN = "total_return"
+METRIC_MAX_DRAWDOWN = "max_drawdown"
+METRIC_N_TRADES = "n_trades"
+KEY_METRICS: tuple[str, ...] = (
+    METRIC_GATE_PASSED,
+    METRIC_SHARPE,
+    METRIC_TOTAL_RETURN,
+    METRIC_MAX_DRAWDOWN,
+    METRIC_N_TRADES,
+    METRIC_PSR,
+    METRIC_DSR,
+)
+
+
 def gate_tier(tier: int | str) -> str:
     """Return the tag of one gate tier's verdict: ``gate.tier.<tier>``."""
     return f"gate.tier.{tier}"
