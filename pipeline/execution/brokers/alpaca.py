@@ -60,6 +60,8 @@ class AlpacaBroker:
         ``equity`` (orders ``day``) or ``crypto`` (orders ``gtc``, symbols sent as ``BTC/USD``).
     keys, base_url, deadline
         Key pair (default from the environment), base URL (without ``/v2``), seconds per call.
+    paper
+        Alpaca's paper endpoint when no base URL is given (``mode: live`` turns it off).
     retry_wait
         Seconds the client waits between its own 429/504 retries (its default is 3).
     settle_attempts, settle_wait
@@ -75,6 +77,7 @@ class AlpacaBroker:
         asset_class: Literal["equity", "crypto"] = "equity",
         keys: VenueKeys | None = None,
         base_url: str | None = None,
+        paper: bool = True,
         deadline: float | None = None,
         retry_wait: float | None = None,
         settle_attempts: int = 3,
@@ -90,7 +93,7 @@ class AlpacaBroker:
         self.deadline = deadline if deadline is not None else broker_deadline()
         self.settle_attempts, self.settle_wait = max(1, settle_attempts), settle_wait
         base = base_url or os.environ.get(URL_ENV) or None
-        self.client = TradingClient(self.keys.key, self.keys.secret, paper=True, url_override=base)
+        self.client = TradingClient(self.keys.key, self.keys.secret, paper=paper, url_override=base)
         if retry_wait is not None:  # RESTClient's retry_wait_seconds, which TradingClient does not expose
             self.client._retry_wait = retry_wait
         self._prices: dict[str, float] = {}
