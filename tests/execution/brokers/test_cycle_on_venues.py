@@ -98,3 +98,48 @@ def test_a_venue_broker_needs_symbols(db_url, binance):
     trading = TradingFile.model_validate({"name": "nosym", "model": "m", "broker": "binance"})
     with pytest.raises(ExecutionError, match="needs a symbols list"):
         open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0, db_url=db_url)
+
+
+def _posts(venue) -> int:
+    return sum(1 for method, _ in venue.requests if method == "POST")
+
+
+def test_an_unknown_outcome_stays_in_flight_and_a_booked_order_is_adopted_by_lookup(db_url, binance):
+    session = _session(db_url, "binance", "BTCUSDT")
+    binance.fault("accept_then_500")  # booked, but the answer is lost ...
+    binance.fault("503", match="/api/v3/order", method="GET", times=3, after=1)  # ... and so are the look-ups
+    order = _buy(session, random_walk_bars(40), "BTCUSDT", 1.0)
+    assert order.status is OrderStatus.SUBMITTED  # in flight, not an error
+    notes = reconcile(session)  # the next cycle's look-up settles it
+    assert notes == [f"{order.client_order_id}: FILLED"]
+    assert session.ledger.order(order.client_order_id).filled_quantity == 1.0
+    assert _posts(binance) == 1 and len(binance.orders) == 1  # never resent
+    assert reconcile(session) == []
+
+
+def test_an_unknown_outcome_the_venue_never_booked_is_closed_not_resent(db_url, binance):
+    session = _session(db_url, "binance", "BTCUSDT")
+    binance.fault("503")  # refused before booking
+    binance.fault("503", match="/api/v3/order", method="GET", times=3, after=1)
+    order = _buy(session, random_walk_bars(40), "BTCUSDT", 1.0)
+    assert order.status is OrderStatus.SUBMITTED
+    reconcile(session)
+    settled = session.ledger.order(order.client_order_id)
+    assert settled.status is OrderStatus.REJECTED and settled.reason.startswith("NOT_AT_VENUE")
+    assert _posts(binance) == 1 and binance.orders == []
+
+
+def test_partial_fills_are_recorded_cumulatively_and_counted_once(db_url, alpaca):
+    session = _session(db_url, "alpaca", "AAPL")
+    alpaca.market_fill_ratio = 0.4
+    order = _buy(session, random_walk_bars(40), "AAPL", 10.0)
+    assert (order.status, order.filled_quantity) == (OrderStatus.ACCEPTED, 4.0)
+    reconcile(session)
+    reconcile(session)  # the same report twice changes nothing
+    assert session.ledger.net_filled(session.strategy) == {"AAPL": 4.0}
+    kinds = [e["kind"] for e in session.ledger.events(order.client_order_id)]
+    assert kinds == ["OrderSubmitted", "OrderAccepted", "OrderPartiallyFilled"]
+    session.broker.cancel(order.client_order_id)  # the rest is canceled: the order ends with what executed
+    reconcile(session)
+    final = session.ledger.order(order.client_order_id)
+    assert (final.status, final.filled_quantity) == (OrderStatus.FILLED, 4.0)
