@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,22 @@ def test_partial_fills_are_recorded_cumulatively_and_counted_once(db_url, alpaca
     reconcile(session)
     final = session.ledger.order(order.client_order_id)
     assert (final.status, final.filled_quantity) == (OrderStatus.FILLED, 4.0)
+
+
+@pytest.mark.parametrize("name", ["btc_binance.yaml", "aapl_alpaca.yaml"])
+def test_shipped_venue_trading_files_load(name):
+    from pipeline.execution.trading_file import load_trading_file
+
+    trading = load_trading_file(Path(__file__).parents[3] / "deployments" / "trading" / name)
+    assert trading.broker in ("binance", "alpaca") and trading.symbols
+
+
+def test_planted_keys_never_reach_the_ledger(db_url, binance):
+    session = _session(db_url, "binance", "BTCUSDT")
+    binance.echo_keys = True  # every venue error repeats the key (and the secret) it was sent
+    binance.balances["USDT"] = Decimal("1")
+    order = _buy(session, random_walk_bars(40), "BTCUSDT", 1.0)
+    assert order.status is OrderStatus.REJECTED and order.reason.startswith("INSUFFICIENT_BALANCE")
+    written = repr(session.ledger.orders(session.strategy)) + repr(session.ledger.events(strategy=session.strategy))
+    assert "***" in written  # the echo was there, and redacted
+    assert KEY not in written and SECRET not in written
