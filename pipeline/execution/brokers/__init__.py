@@ -39,8 +39,16 @@ def make_broker(trading: TradingFile, asset_class: str | None = None) -> Broker:
         raise ExecutionError(f"trading file {trading.name}: broker {trading.broker} needs a symbols list")
     symbols = list(trading.symbols)
     if trading.broker == "binance":
-        from pipeline.execution.brokers.binance import BinanceBroker
+        import os
 
+        from pipeline.execution.brokers.binance import DEFAULT_URL, URL_ENV, BinanceBroker
+
+        url = os.environ.get(URL_ENV, "").strip().rstrip("/")
+        if trading.mode != "live" and url in ("", DEFAULT_URL):  # Binance has no paper flag: the URL decides
+            raise ExecutionError(
+                f"trading file {trading.name}: mode paper with broker binance needs {URL_ENV} set to a testnet or "
+                f"simulator; {DEFAULT_URL} is the live venue"
+            )
         return BinanceBroker(symbols)
     if trading.broker == "alpaca":
         from pipeline.execution.brokers.alpaca import AlpacaBroker

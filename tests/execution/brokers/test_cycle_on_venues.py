@@ -163,3 +163,9 @@ def test_planted_keys_never_reach_the_ledger(db_url, binance):
     written = repr(session.ledger.orders(session.strategy)) + repr(session.ledger.events(strategy=session.strategy))
     assert "***" in written  # the echo was there, and redacted
     assert KEY not in written and SECRET not in written
+
+
+def test_paper_mode_on_binance_refuses_the_live_venue_url(db_url, binance, monkeypatch):
+    monkeypatch.delenv("QUANTGATE_BINANCE_URL")
+    with pytest.raises(ExecutionError, match="is the live venue"):
+        _session(db_url, "binance", "BTCUSDT")
