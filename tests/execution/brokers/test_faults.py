@@ -91,3 +91,50 @@ def test_every_scripted_fault_ends_with_no_lost_and_no_duplicate_order(db_url, m
     print(f"\n{venue_kind} fault suite: {counts}")
     assert counts["faults"] == len(faults) and counts["duplicates"] == 0 and counts["losses"] == 0
     assert counts["orders"] >= len(faults) - 1  # every fault but the one refused before booking placed its order
+
+
+@pytest.fixture
+def alpaca_session(db_url, monkeypatch):
+    venue = AlpacaVenue(KEY, SECRET, {"AAPL": 100.0}).start()
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    monkeypatch.setenv("QUANTGATE_ALPACA_TRADING_URL", venue.url)
+    yield venue, _session(db_url, "alpaca", "AAPL")
+    venue.stop()
+
+
+def _working_limit(session, venue):
+    from pipeline.execution.cycle import _record
+    from pipeline.execution.model import OrderIntent, Side
+
+    ts = random_walk_bars(40).index[-2].to_pydatetime()
+    intent = OrderIntent(session.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01)
+    order, _ = session.ledger.record_intent(intent)
+    return _record(session.ledger, order, session.broker.submit(order, limit_price=90.0))
+
+
+def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
+    from pipeline.errors import ExecutionError
+    from pipeline.execution.model import OrderStatus, TradingState
+
+    venue, session = alpaca_session
+    order = _working_limit(session, venue)
+    assert order.status is OrderStatus.ACCEPTED
+    venue.orders.clear()  # the venue came back without its open orders
+    with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+        reconcile(session)
+    assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
+
+
+def test_a_fill_that_wins_the_race_with_a_cancel_is_recorded_as_filled(alpaca_session):
+    from pipeline.execution.model import OrderStatus
+
+    venue, session = alpaca_session
+    order = _working_limit(session, venue)
+    booked = venue.orders_with(order.client_order_id)[0]
+    booked.update(status="filled", filled_qty="5", filled_avg_price="90.0")  # filled just before the cancel
+    venue.positions["AAPL"] = 5.0
+    report = session.broker.cancel(order.client_order_id)  # the venue answers 422: not cancelable
+    assert (report.status, report.filled_quantity) == (OrderStatus.FILLED, 5.0)
+    reconcile(session)
+    assert session.ledger.net_filled(session.strategy) == {"AAPL": 5.0}
