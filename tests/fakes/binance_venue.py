@@ -7,7 +7,8 @@ Orders are checked against the ``exchangeInfo`` filters it serves; MARKET orders
 
 Faults are scripted per path with :meth:`BinanceVenue.fault` (``accept_then_500``: the order is booked
 but the answer is a 500; ``accept_then_1007``; ``accept_then_hang``: booked, then no answer for
-``hang_s``; ``503``: refused before booking). ``echo_keys`` puts the API key and secret into every error
+``hang_s``; ``503``: refused before booking; ``fill_first``: the resting order named by the request fills
+just before it is handled, e.g. a cancel that a fill beats). ``echo_keys`` puts the API key and secret into every error
 message (the secret only
 when the signature proved the client knows it), so tests can check the adapter never repeats them.
 """
@@ -80,6 +81,13 @@ class BinanceVenue:
                         self._faults.remove(fault)
                     return fault[1]
         return None
+
+    def fill_resting(self, cid: str) -> None:
+        """Fill the resting order ``cid`` completely at its limit price (the market came to it)."""
+        with self._lock:
+            order = next(o for o in self.orders_with(cid) if o["status"] == "NEW")
+            self._trade(order, Decimal(order["origQty"]) - Decimal(order["executedQty"]), Decimal(order["price"]))
+            order["status"] = "FILLED"
 
     def orders_with(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.orders if o["clientOrderId"] == cid]
@@ -229,6 +237,18 @@ class BinanceVenue:
                     and (o["clientOrderId"] == p.get("origClientOrderId") or str(o["orderId"]) == p.get("orderId"))
                 ]
                 return (200, found[-1]) if found else self._err(400, -2013, "Order does not exist.")
+            if path == "/api/v3/order" and method == "DELETE":
+                found = [
+                    o
+                    for o in self.orders
+                    if o["symbol"] == p["symbol"]
+                    and o["clientOrderId"] == p.get("origClientOrderId")
+                    and o["status"] in ("NEW", "PARTIALLY_FILLED")
+                ]
+                if not found:
+                    return self._err(400, -2011, "Unknown order sent.")
+                found[-1].update(status="CANCELED", updateTime=self.server_ms())
+                return 200, found[-1]
             if path == "/api/v3/myTrades":
                 return 200, [
                     t
@@ -266,6 +286,8 @@ class BinanceVenue:
                 fault = venue._take_fault(self.command, parts.path)
                 if fault == "503":
                     return self._send(503, {"code": -1000, "msg": "Service Unavailable"})
+                if fault == "fill_first":  # the resting order fills just before this request is handled
+                    venue.fill_resting(dict(parse_qsl(parts.query + "&" + body)).get("origClientOrderId", ""))
                 status, payload = venue.handle(self.command, parts.path, parts.query, body, headers)
                 if fault == "accept_then_500":
                     return self._send(500, {"code": -1000, "msg": "Internal error"})

@@ -352,8 +352,24 @@ class BinanceBroker:
             except _Unknown as exc:
                 raise ExecutionError(f"binance broker: venue unavailable: {exc}") from None
             if found is not None:
+                self._symbol_of[client_order_id] = symbol
                 return found
         return None
+
+    def cancel(self, client_order_id: str) -> BrokerReport | None:
+        """Ask the venue to cancel the order; return its report afterwards (a fill may have won the race)."""
+        report = self.lookup(client_order_id)
+        if report is None or report.status is not OrderStatus.ACCEPTED:
+            return report
+        symbol = self._symbol_of.get(client_order_id) or next(iter(self.symbols))
+        try:
+            self._call(f"cancel {client_order_id}", "cancel_order", symbol=symbol, origClientOrderId=client_order_id)
+        except _Refused as exc:
+            if exc.code not in (-2011, -2013):  # -2011: no longer open (filled or canceled meanwhile)
+                raise ExecutionError(f"binance broker: cancel {client_order_id} refused: code {exc.code}") from None
+        except _Unknown as exc:
+            raise ExecutionError(f"binance broker: venue unavailable: {exc}") from None
+        return self.lookup(client_order_id)
 
     def _balances(self) -> dict[str, float]:
         account = self._read("account", "get_account")

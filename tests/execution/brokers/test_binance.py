@@ -147,3 +147,14 @@ def test_planted_keys_appear_nowhere(venue, broker, caplog):
     assert "insufficient" in texts[0].lower() and "***" in texts[0]
     for text in texts:
         assert KEY not in text and SECRET not in text
+
+
+def test_cancel_of_a_resting_order_and_of_one_a_fill_beat(venue, broker):
+    broker.submit(_order(0.01), limit_price=49_000.0)
+    canceled = broker.cancel("qg-test-1")
+    assert canceled.status is OrderStatus.REJECTED and canceled.reason == "VENUE_CANCELED"
+    broker.submit(_order(0.02, cid="qg-test-2"), limit_price=49_000.0)
+    venue.fault("fill_first", method="DELETE")  # the fill arrives between our look-up and the cancel request
+    raced = broker.cancel("qg-test-2")
+    assert ("DELETE", "/api/v3/order") in venue.requests  # the venue answered -2011 (no longer open)
+    assert (raced.status, raced.filled_quantity) == (OrderStatus.FILLED, pytest.approx(0.02))
