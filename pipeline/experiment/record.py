@@ -53,8 +53,13 @@ def code_version() -> str:
 
 def run_tags(config: ExperimentConfig, fingerprint: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Tags identifying what a run computed: config hash, data fingerprint and code version."""
+    from pipeline.config._policy import load_policy
+
+    policy = load_policy()
     tags = {
         T.CONFIG_HASH: config_hash(config),
+        T.GATE_POLICY_PATH: policy.path,
+        T.GATE_POLICY_HASH: policy.sha256,
         T.DATA_FINGERPRINT: fingerprint,
         T.CODE_VERSION: code_version(),
         T.SYMBOL: config.data.symbol,

@@ -64,6 +64,8 @@ GATE_N_TRIALS = "gate.n_trials"
 GATE_N_TRIALS_SOURCE = "gate.n_trials_source"
 GATE_FAILED_RULES = "gate.failed_rules"
 GATE_DSR = "gate.dsr"  # also a metric
+GATE_POLICY_PATH = "gate.policy_path"  # the gate policy file in force for the run
+GATE_POLICY_HASH = "gate.policy_hash"  # sha256 (16 hex) of that file's bytes
 
 
 def gate_tier(tier: int | str) -> str:
