@@ -26,7 +26,7 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "deployments" / "gat
 #: How each gate field tightens: "higher" (a floor), "lower" (a ceiling) or "true" (may not be switched off).
 DIRECTIONS: dict[str, Literal["higher", "lower", "true"]] = {
     "min_coverage": "higher",
-    "min_trades": "higher",
+    "min_holding_periods": "higher",
     "min_total_return": "higher",
     "min_sharpe": "higher",
     "win_rate_min": "higher",

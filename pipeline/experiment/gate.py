@@ -82,5 +82,6 @@ def gate_experiment(
         n_trials_source=trials.source,
         fold_excess_returns=fold_excess_returns,
         seed=config.model.seed,
+        holding_period=config.target.holding_period,
     )
     return evaluate_gate(evidence, config.gate), leakage
