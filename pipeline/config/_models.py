@@ -353,6 +353,15 @@ class ExperimentConfig(Section):
         return value.strip()
 
     @model_validator(mode="after")
+    def _no_tuning_with_walk_forward(self) -> ExperimentConfig:
+        if self.tuning is not None and self.split.method == "walk_forward":
+            raise ValueError(
+                "tuning: cannot be combined with split.method walk_forward (tuning on one validation window and "
+                "reusing it in every fold leaks into earlier folds' test windows); drop tuning: or use a single split"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _embargo_covers_horizon(self) -> ExperimentConfig:
         if self.split.embargo is not None and self.split.embargo < self.target.holding_period:
             raise ValueError(

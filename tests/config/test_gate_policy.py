@@ -94,3 +94,16 @@ def test_leakage_cuts_are_random_per_config_plus_boundaries(shipped_policy: None
     assert len(cuts_a) >= a.gate.leakage_cuts
     assert bars.index[50] in cuts_a and bars.index[498] in cuts_a  # boundaries
     assert cuts_a != leakage_cuts(b, bars, warmup=50)  # another config draws other bars
+
+
+def test_walk_forward_with_tuning_is_refused_at_check_time(tmp_path: Path) -> None:
+    raw = {
+        **BASE,
+        "split": {"method": "walk_forward", "folds": 3, "train_bars": 500, "test_bars": 200},
+        "tuning": {"trials": 5, "search_space": {"max_depth": {"type": "int", "low": 2, "high": 4}}},
+    }
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"cannot be combined with split\.method walk_forward") as info:
+        load_experiment(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
