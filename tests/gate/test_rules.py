@@ -188,7 +188,7 @@ def test_dsr_rule_when_trial_sharpes_given_converts_annual_variance_to_per_bar()
     variance = np.var(trial_sharpes, ddof=1) / 252
     expected = st.deflated_sharpe_ratio(evidence.strategy_returns, 50, variance)
     assert result.value == pytest.approx(expected, rel=1e-12)
-    assert "from 6 trial Sharpe ratios" in result.detail
+    assert "of 6 trial Sharpe ratios" in result.detail
     assert "N = 50 (optuna study 's1')" in result.detail
 
 
@@ -358,3 +358,13 @@ def test_evidence_when_series_given_stores_float_arrays() -> None:
     assert evidence.strategy_returns.dtype == np.float64
     assert evidence.n_bars == 2
     assert evidence.years == pytest.approx(2 / 252)
+
+
+def test_dsr_rule_when_trial_sharpes_identical_uses_the_floor_never_zero() -> None:
+    evidence = passing_evidence(n_trials=128, trial_sharpes=[0.5] * 10, n_trials_source="sweep")
+    result = DeflatedSharpeRule(0.95).evaluate(evidence)
+    floor = st.null_sharpe_variance(evidence.strategy_returns)
+    assert floor > 0
+    assert result.value == pytest.approx(st.deflated_sharpe_ratio(evidence.strategy_returns, 128, floor), rel=1e-12)
+    assert "the floor" in result.detail
+    assert result.value < ProbabilisticSharpeRule(0.95).evaluate(evidence).value
