@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.config import ExperimentConfig, config_hash
 from pipeline.experiment.data import ExperimentBars
+from pipeline.experiment.trials import family_key
 from pipeline.experiment.walk_forward import fold_metrics
 from pipeline.tracking import tags as T
 
@@ -53,8 +54,14 @@ def code_version() -> str:
 
 def run_tags(config: ExperimentConfig, fingerprint: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Tags identifying what a run computed: config hash, data fingerprint and code version."""
+    from pipeline.config._policy import load_policy
+
+    policy = load_policy()
     tags = {
         T.CONFIG_HASH: config_hash(config),
+        T.GATE_POLICY_PATH: policy.path,
+        T.GATE_POLICY_HASH: policy.sha256,
+        T.DATA_FAMILY: family_key(config),
         T.DATA_FINGERPRINT: fingerprint,
         T.CODE_VERSION: code_version(),
         T.SYMBOL: config.data.symbol,
@@ -91,6 +98,9 @@ def log_experiment_run(
     logger = run.logger
     fingerprint = data_fingerprint(bars.bars)
     logger.set_tags(run_tags(config, fingerprint, extra_tags))
+    if len(bars.bars):
+        first, last = bars.bars.index[0], bars.bars.index[-1]
+        logger.set_tags({T.FAMILY_FIRST_BAR: first.isoformat(), T.FAMILY_LAST_BAR: last.isoformat()})
     logger.log_config(config, config_path)
     logger.log_git_commit(Path(config_path).resolve().parent)
     logger.log_data_fingerprint(

@@ -23,6 +23,10 @@ STAGE = "quantgate.stage"  # the last stage boundary the owner passed
 ERROR = "quantgate.error"  # first line of the error that failed the run
 SKIPPED_METRICS = "quantgate.skipped_metrics"
 ROLE = "quantgate.role"  # tuning trial runs: "trial"
+DATA_FAMILY = "quantgate.data_family"  # source|symbol|timeframe|target kind: runs whose trials deflate each other
+FAMILY_FIRST_BAR = "quantgate.family.first_bar"  # the run's first and last bar (UTC ISO), for window overlap
+FAMILY_LAST_BAR = "quantgate.family.last_bar"
+OWN_TRIALS = "quantgate.own_trials"  # trials this run itself tried: 1, or the Optuna study's trial count
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
@@ -64,6 +68,8 @@ GATE_N_TRIALS = "gate.n_trials"
 GATE_N_TRIALS_SOURCE = "gate.n_trials_source"
 GATE_FAILED_RULES = "gate.failed_rules"
 GATE_DSR = "gate.dsr"  # also a metric
+GATE_POLICY_PATH = "gate.policy_path"  # the gate policy file in force for the run
+GATE_POLICY_HASH = "gate.policy_hash"  # sha256 (16 hex) of that file's bytes
 
 
 # -- experiments -----------------------------------------------------------------------------------------
