@@ -31,7 +31,7 @@ PAGE_WAIT_S = 90.0  # the deadline for one page element (the React app loads its
 SCREENSHOT_ENV = "QUANTGATE_UI_SCREENSHOT"
 WINDOW = "--window-size=2300,800"  # wide enough for the key metric columns next to MLflow's side panels
 GATE = {
-    "min_trades": 0,
+    "min_holding_periods": 0,
     "min_total_return": -10.0,
     "min_sharpe": -10.0,
     "win_rate_min": 0.0,
