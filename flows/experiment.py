@@ -52,6 +52,7 @@ def experiment_flow(
     # The run's one owner: it ends the run FINISHED after the gate, or FAILED with the error's first line.
     with ExperimentRun(config, parent_run_id=parent_run_id, tags=tags) as run:
         tuned = None
+        prior_trials = trials.n_trials if trials is not None else 0
         if config.tuning is not None:
             tuned = tune_model(run, dataset, config, bars.periods_per_year, trials=trials)
             trials = tuned.trials
@@ -92,6 +93,8 @@ def experiment_flow(
             has_feature_metadata=has_metadata,
             trials=trials,
             fold_excess_returns=[r.metrics["excess_return"] for r in fold_results] or None,
+            own_trials=tuned.trials.n_trials - prior_trials if tuned else 1,
+            sweep_family=sweep_family,
         )
     # Only a FINISHED run's model is registered (and promoted): a kill before this point leaves no version.
     version = register(record, report, config)

@@ -86,3 +86,10 @@ class PromotionRefused(TrackingError):
 
 class ExecutionError(PlatformError):
     """Trading cannot proceed safely: a bad trading file, a ledger/broker mismatch, a refused model or mode."""
+
+
+class OrderOutcomeUnknown(ExecutionError):
+    """An order was sent but the venue's answer never came (timeout, 5xx, -1007) and a look-up did not settle it.
+
+    The order stays in flight: the next reconcile looks it up by client order id; it is never resent blind.
+    """

@@ -16,6 +16,8 @@ from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("QUANTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[1]
+# Tests write lenient gates on purpose; the shipped policy is tested explicitly (tests/config/test_gate_policy.py).
+os.environ.setdefault("QUANTGATE_GATE_POLICY", str(REPO / "tests" / "fixtures" / "lenient_gate_policy.yaml"))
 
 
 def _create_database(prefix: str) -> tuple[str, str]:

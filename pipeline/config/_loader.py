@@ -365,16 +365,24 @@ def load_experiments(path: str | Path) -> list[ExperimentConfig]:
     path = Path(path)
     source = str(path)
     raw = _resolve_extends(path, read_yaml_mapping(path))
+    from pipeline.config._policy import apply_policy, load_policy
+
+    policy = load_policy()
     configs = []
     errors: list[str] = []
     for concrete, choice in _expand(raw, source):
         if choice:
             concrete["expansion"] = choice
+        label = source if not choice else f"{source} [{', '.join(f'{k}={v}' for k, v in choice.items())}]"
         try:
-            configs.append(ExperimentConfig(**concrete))
+            config = ExperimentConfig(**concrete)
         except ValidationError as exc:
-            label = source if not choice else f"{source} [{', '.join(f'{k}={v}' for k, v in choice.items())}]"
             errors.extend(format_validation_error(exc, label))
+            continue
+        try:
+            configs.append(config.model_copy(update={"gate": apply_policy(config.gate, label, policy)}))
+        except ConfigError as exc:
+            errors.append(str(exc))
     if errors:
         raise ConfigError(errors[0], errors)
     return configs

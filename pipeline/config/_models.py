@@ -274,11 +274,16 @@ class GateConfig(Section):
     """Thresholds of the three-tier gate."""
 
     min_coverage: float = Field(0.98, ge=0, le=1)
-    min_trades: int = Field(30, ge=0)
+    min_holding_periods: int = Field(
+        30,
+        ge=0,
+        description="Independent evidence: non-overlapping holding periods in the test window "
+        "(test bars // target.holding_period). Replaces min_trades, which punished low-turnover strategies.",
+    )
     min_total_return: float = 0.0
     min_sharpe: float = 0.5
-    win_rate_min: float = Field(0.35, ge=0, le=1)
-    win_rate_max: float = Field(0.85, ge=0, le=1)
+    win_rate_min: float = Field(0.35, ge=0, le=1, description="Win-rate band: advisory, flags the run for review.")
+    win_rate_max: float = Field(0.85, ge=0, le=1, description="Win-rate band: advisory, flags the run for review.")
     require_beat_buy_and_hold: bool = True
     min_psr: float = Field(0.95, ge=0, le=1)
     min_dsr: float = Field(0.95, ge=0, le=1)
@@ -286,6 +291,16 @@ class GateConfig(Section):
     bootstrap_reps: int = Field(1000, ge=100, le=1_000_000)
     leakage_cuts: int = Field(5, ge=1, le=1_000)
     min_fold_consistency: float = Field(0.6, ge=0, le=1, description="walk_forward: share of folds beating B&H.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _min_trades_was_replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "min_trades" in data:
+            raise ValueError(
+                "min_trades was replaced by min_holding_periods (non-overlapping holding periods in the test "
+                "window, test bars // target.holding_period); remove min_trades"
+            )
+        return data
 
     @model_validator(mode="after")
     def _band_is_ordered(self) -> GateConfig:
@@ -336,6 +351,15 @@ class ExperimentConfig(Section):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _no_tuning_with_walk_forward(self) -> ExperimentConfig:
+        if self.tuning is not None and self.split.method == "walk_forward":
+            raise ValueError(
+                "tuning: cannot be combined with split.method walk_forward (tuning on one validation window and "
+                "reusing it in every fold leaks into earlier folds' test windows); drop tuning: or use a single split"
+            )
+        return self
 
     @model_validator(mode="after")
     def _embargo_covers_horizon(self) -> ExperimentConfig:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ExecutionError
+from pipeline.errors import ExecutionError, OrderOutcomeUnknown
 from pipeline.execution.broker import Broker, BrokerReport, MarketBar
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import (
@@ -27,6 +27,7 @@ from pipeline.execution.model import (
     OrderDenied,
     OrderFilled,
     OrderIntent,
+    OrderPartiallyFilled,
     OrderRejected,
     OrderStatus,
     OrderSubmitted,
@@ -142,6 +143,11 @@ def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> lis
                 continue
             _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
             notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
+            continue
+        if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
+            reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
+            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
+            notes.append(f"{order.client_order_id}: {reason}")
             continue
         if report is None:
             _halt(
@@ -311,10 +317,15 @@ def run_cycle(
 
 
 def _submit(session: TradingSession, order: Order) -> Order:
+    """Send ``order`` once; an unknown outcome leaves it SUBMITTED (in flight) for the next reconcile."""
     from pipeline.experiment.run import pause_for_test
 
     pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
-    report = session.broker.submit(order)
+    try:
+        report = session.broker.submit(order)
+    except OrderOutcomeUnknown:  # a state, not an error: the next reconcile looks it up by client order id
+        cid, now = order.client_order_id, dt.datetime.now(dt.UTC)
+        return session.ledger.apply(OrderSubmitted(cid, order.strategy, order.bar_ts, order.model_version, now))
     return _record(session.ledger, order, report)
 
 
@@ -331,6 +342,22 @@ def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
         current = ledger.apply(
             OrderAccepted(cid, strategy, bar, version, now, broker_order_id=report.broker_order_id),
             broker_order_id=report.broker_order_id,
+        )
+    if report.status is OrderStatus.ACCEPTED and report.filled_quantity > current.filled_quantity:
+        current = ledger.apply(  # cumulative, so a report seen twice changes nothing
+            OrderPartiallyFilled(
+                cid,
+                strategy,
+                bar,
+                version,
+                now,
+                quantity=report.filled_quantity,
+                price=report.avg_price,
+                fee=report.fee,
+            ),
+            filled_quantity=report.filled_quantity,
+            avg_price=report.avg_price,
+            fee=report.fee,
         )
     if report.status is OrderStatus.FILLED and current.status is not OrderStatus.FILLED:
         current = ledger.apply(

@@ -35,6 +35,7 @@ _STATUS_AFTER = {
     "OrderAccepted": OrderStatus.ACCEPTED,
     "OrderRejected": OrderStatus.REJECTED,
     "OrderFilled": OrderStatus.FILLED,
+    "OrderPartiallyFilled": OrderStatus.ACCEPTED,
 }
 
 

@@ -195,6 +195,16 @@ class OrderRejected(OrderEvent):
 
 
 @dataclass(frozen=True)
+class OrderPartiallyFilled(OrderEvent):
+    """Part of a working order executed: ``quantity`` is the cumulative filled quantity so far (the venue's
+    trades counted once each, by trade id), ``price`` its average price, ``fee`` the cumulative fee."""
+
+    quantity: float = 0.0
+    price: float = 0.0
+    fee: float = 0.0
+
+
+@dataclass(frozen=True)
 class OrderFilled(OrderEvent):
     """The order executed (completely) at ``price`` with ``fee``."""
 

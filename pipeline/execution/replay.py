@@ -110,6 +110,7 @@ def replay(trading: TradingFile, start: dt.date, end: dt.date, db_url: str | Non
         strategy=strategy,
         anchor=anchor,
         db_url=db_url,
+        simulate=True,  # a replay never reaches a venue
     )
     length = bar_length(timeframe).to_pytimedelta()
     targets, pre_fill_equity, n_orders, versions, seconds = [], [], 0, set(), []

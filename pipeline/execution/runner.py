@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from pipeline.execution.brokers import make_broker
 from pipeline.execution.cycle import CycleResult, TradingSession, resolve_model, risk_engine, run_cycle
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.paper import PaperBroker
@@ -23,14 +24,19 @@ def open_session(
     strategy: str | None = None,
     anchor: dt.datetime | None = None,
     db_url: str | None = None,
+    simulate: bool = False,
+    asset_class: str | None = None,
 ) -> TradingSession:
-    """Ledger, paper account (named after the strategy) and risk rules of one strategy."""
+    """Ledger, broker and risk rules of one strategy (``simulate``: a paper account whatever the file says)."""
     from pipeline.store import get_engine
 
     engine = get_engine(db_url)
     strategy = strategy or trading.name
     start = anchor or dt.datetime.combine(trading.start or dt.date.today(), dt.time(), dt.UTC)
-    broker = PaperBroker(engine, strategy, trading.capital, trading.fill_model, fee_bps, slippage_bps)
+    if simulate or trading.broker == "paper":
+        broker = PaperBroker(engine, strategy, trading.capital, trading.fill_model, fee_bps, slippage_bps)
+    else:
+        broker = make_broker(trading, asset_class)
     return TradingSession(trading, Ledger(engine), broker, strategy, start, risk_engine(trading, timeframe))
 
 
@@ -75,7 +81,12 @@ def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str
         return _no_model_cycle(trading, now, db_url)
     costs, timeframe = model.config.costs, model.config.data.timeframe
     session = open_session(
-        trading, timeframe=timeframe, fee_bps=costs.fee_bps, slippage_bps=costs.slippage_bps, db_url=db_url
+        trading,
+        timeframe=timeframe,
+        fee_bps=costs.fee_bps,
+        slippage_bps=costs.slippage_bps,
+        db_url=db_url,
+        asset_class=model.asset_class,
     )
     first = min(pd.Timestamp(session.anchor), pd.Timestamp(now) - 10 * bar_length(timeframe))
     bars = load_bars(model, symbols_of(trading, model), first.to_pydatetime(), now.date())

@@ -50,7 +50,9 @@ class TradingFile(_Section):
 
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Strategy id (ledger, account, MLflow).")
     model: str = Field(..., min_length=1, description="Registered model name; its alias 'production' is traded.")
-    broker: Literal["paper"] = Field("paper", description="Venue adapter (alpaca and binance come later).")
+    broker: Literal["paper", "alpaca", "binance"] = Field(
+        "paper", description="Venue adapter: paper (simulated), alpaca (equities, crypto) or binance (spot crypto)."
+    )
     mode: Literal["paper", "live"] = Field("paper", description="live also needs QUANTGATE_ALLOW_LIVE=1.")
     capital: float = Field(100_000.0, gt=0, description="Starting cash of the paper account.")
     symbols: list[str] | None = Field(None, min_length=1, description="Symbols to trade (default: the model's own).")

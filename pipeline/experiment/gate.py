@@ -27,6 +27,30 @@ class TrialContext:
     trial_sharpes: tuple[float, ...] = ()
 
 
+def leakage_cuts(
+    config: ExperimentConfig, bars: pd.DataFrame, warmup: int, backtest: BacktestResult | None = None
+) -> list[pd.Timestamp]:
+    """Where the look-ahead check cuts the bars: ``gate.leakage_cuts`` random bars, seeded by the config hash
+    (so each run, not each code version, draws its own), plus the segment boundaries (the first bar after the
+    warm-up, the first and last test bars, and the bar before the last)."""
+    from pipeline.config import config_hash
+
+    lo, hi = warmup, len(bars) - 2
+    if hi < lo:
+        return list(bars.index[-1:])  # check_leakage reports too few bars itself
+    rng = np.random.default_rng(int(config_hash(config), 16))
+    n_random = min(config.gate.leakage_cuts, hi - lo + 1)
+    positions = {int(p) for p in rng.choice(np.arange(lo, hi + 1), size=n_random, replace=False)}
+    positions.update({lo, hi})
+    index = bars.index
+    if backtest is not None and len(backtest.returns):
+        for ts in (backtest.returns.index[0], backtest.returns.index[-1]):
+            pos = int(index.searchsorted(ts))
+            if lo <= pos <= hi:
+                positions.add(pos)
+    return [index[p] for p in sorted(positions)]
+
+
 def gate_experiment(
     *,
     config: ExperimentConfig,
@@ -42,7 +66,7 @@ def gate_experiment(
 ) -> tuple[GateReport, LeakageReport]:
     """Run the leakage check on the experiment's bars, then every gate rule."""
     trials = trials or TrialContext()
-    leakage = check_leakage(features, bars, cuts=config.gate.leakage_cuts)
+    leakage = check_leakage(features, bars, cuts=leakage_cuts(config, bars, features.warmup, backtest))
     evidence = GateEvidence(
         metrics=dict(backtest.metrics),
         strategy_returns=np.asarray(backtest.returns, dtype=float),
@@ -58,5 +82,6 @@ def gate_experiment(
         n_trials_source=trials.source,
         fold_excess_returns=fold_excess_returns,
         seed=config.model.seed,
+        holding_period=config.target.holding_period,
     )
     return evaluate_gate(evidence, config.gate), leakage

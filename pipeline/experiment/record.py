@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.config import ExperimentConfig, config_hash
 from pipeline.experiment.data import ExperimentBars
+from pipeline.experiment.trials import family_key
 from pipeline.experiment.walk_forward import fold_metrics
 from pipeline.tracking import tags as T
 
@@ -53,8 +54,14 @@ def code_version() -> str:
 
 def run_tags(config: ExperimentConfig, fingerprint: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Tags identifying what a run computed: config hash, data fingerprint and code version."""
+    from pipeline.config._policy import load_policy
+
+    policy = load_policy()
     tags = {
         T.CONFIG_HASH: config_hash(config),
+        T.GATE_POLICY_PATH: policy.path,
+        T.GATE_POLICY_HASH: policy.sha256,
+        T.DATA_FAMILY: family_key(config),
         T.DATA_FINGERPRINT: fingerprint,
         T.CODE_VERSION: code_version(),
         T.SYMBOL: config.data.symbol,
@@ -91,6 +98,9 @@ def log_experiment_run(
     logger = run.logger
     fingerprint = data_fingerprint(bars.bars)
     logger.set_tags(run_tags(config, fingerprint, extra_tags))
+    if len(bars.bars):
+        first, last = bars.bars.index[0], bars.bars.index[-1]
+        logger.set_tags({T.FAMILY_FIRST_BAR: first.isoformat(), T.FAMILY_LAST_BAR: last.isoformat()})
     logger.log_config(config, config_path)
     logger.log_git_commit(Path(config_path).resolve().parent)
     logger.log_data_fingerprint(
@@ -138,7 +148,22 @@ def log_gate_report(record: RunRecord, report: GateReport, leakage: LeakageRepor
 
     logger = RunLogger(record.run_id, record.experiment_name)
     logger.log_gate(report.to_dict(), tags=report.tags(), metrics=report.metrics(), markdown=report.to_markdown())
+    logger.log_metrics(gate_key_metrics(report))
     logger.log_dict_artifact(leakage.to_dict(), "gate/leakage.json")
+
+
+def gate_key_metrics(report: GateReport) -> dict[str, float]:
+    """The gate's verdict and statistics as top-level metrics: ``gate_passed`` (1/0), ``psr``, ``dsr``, ``n_trials``.
+
+    They sit next to the backtest's ``sharpe``, ``total_return``, ``max_drawdown``, ``n_trades`` so that the
+    MLflow runs table can sort and show them as columns. Non-finite values are skipped when logged.
+    """
+    gate = report.metrics()
+    metrics = {T.METRIC_GATE_PASSED: 1.0 if report.passed else 0.0, T.METRIC_N_TRIALS: float(report.n_trials)}
+    for name in (T.METRIC_PSR, T.METRIC_DSR):
+        if f"{T.GATE_PREFIX}{name}" in gate:
+            metrics[name] = gate[f"{T.GATE_PREFIX}{name}"]
+    return metrics
 
 
 def artifacts_present(record: RunRecord) -> tuple[bool, bool]:

@@ -75,6 +75,18 @@ def pause_for_test(point: str) -> None:
         time.sleep(0.1)
 
 
+def run_name(config: ExperimentConfig) -> str:
+    """A meaningful, per-config unique run name: ``MSFT-1d-protect-3f2a9c``.
+
+    Symbol, timeframe, the variant (the strategy mode, then a sweep's matrix choice such as
+    ``holding_period=5``) and the first 6 characters of the config hash.
+    """
+    parts = [config.data.symbol, config.data.timeframe, config.strategy.mode.replace("_", "-")]
+    parts += [f"{str(key).rsplit('.', 1)[-1]}={value}" for key, value in sorted(config.expansion.items())]
+    parts.append(config_hash(config)[:6])
+    return "-".join(str(part).replace(" ", "") for part in parts)
+
+
 class ExperimentRun:
     """Own one experiment's MLflow run: open it on ``__enter__``, end it on ``__exit__``.
 
@@ -145,7 +157,7 @@ class ExperimentRun:
         configure_mlflow()
         self._logger = start_run(
             self.config.name,
-            run_name=f"{self.config.data.symbol}-{self.config.data.timeframe}-{config_hash(self.config)[:6]}",
+            run_name=run_name(self.config),
             tags={T.STATUS: T.STATUS_RUNNING, **self._tags},
             nested=self.parent_run_id is not None,
             parent_run_id=self.parent_run_id,

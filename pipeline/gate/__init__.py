@@ -8,7 +8,13 @@ parameters are validated when it is built. The statistics live in :mod:`pipeline
 from pipeline.gate._base import GateRule
 from pipeline.gate._evaluate import default_rules, evaluate_gate, evaluate_rules
 from pipeline.gate._evidence import GateEvidence
-from pipeline.gate._performance import BeatBuyAndHoldRule, MetricBandRule, MetricThresholdRule, WinRateRule
+from pipeline.gate._performance import (
+    BeatBuyAndHoldRule,
+    HoldingPeriodsRule,
+    MetricBandRule,
+    MetricThresholdRule,
+    WinRateRule,
+)
 from pipeline.gate._report import TIER_NAMES, GateReport, RuleResult
 from pipeline.gate._sanity import (
     GATE_METRICS,
@@ -39,6 +45,7 @@ __all__ = [
     "GateEvidence",
     "GateReport",
     "GateRule",
+    "HoldingPeriodsRule",
     "LeakageRule",
     "MetricBandRule",
     "MetricThresholdRule",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pipeline.config import GateConfig
 from pipeline.gate._base import GateRule
 from pipeline.gate._evidence import GateEvidence
-from pipeline.gate._performance import BeatBuyAndHoldRule, MetricThresholdRule, WinRateRule
+from pipeline.gate._performance import BeatBuyAndHoldRule, HoldingPeriodsRule, MetricThresholdRule, WinRateRule
 from pipeline.gate._report import GateReport
 from pipeline.gate._sanity import CoverageRule, FeatureMetadataRule, FiniteMetricsRule, ModelArtifactRule
 from pipeline.gate._significance import (
@@ -40,7 +40,7 @@ def default_rules(cfg: GateConfig, *, walk_forward: bool = False) -> list[GateRu
         FeatureMetadataRule(),
         FiniteMetricsRule(),
         CoverageRule(cfg.min_coverage),
-        MetricThresholdRule("n_trades", cfg.min_trades, op=">=", tier=1, name="min_trades"),
+        HoldingPeriodsRule(cfg.min_holding_periods),
         MetricThresholdRule("total_return", cfg.min_total_return, op=">", tier=2),
         MetricThresholdRule("sharpe", cfg.min_sharpe, op=">", tier=2),
         WinRateRule(cfg.win_rate_min, cfg.win_rate_max),

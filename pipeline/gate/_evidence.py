@@ -65,6 +65,7 @@ class GateEvidence:
     n_trials_source: str = "single run"
     fold_excess_returns: list[float] | None = None
     seed: int = 42
+    holding_period: int = 1
 
     def __post_init__(self) -> None:
         strategy = np.asarray(self.strategy_returns, dtype=float).ravel()
@@ -93,6 +94,8 @@ class GateEvidence:
             object.__setattr__(self, "fold_excess_returns", [float(v) for v in self.fold_excess_returns])
         if self.leakage_passed is True and self.leaking_features:
             raise ValueError(f"leakage_passed is True but leaking_features names {', '.join(self.leaking_features)}")
+        if isinstance(self.holding_period, bool) or int(self.holding_period) < 1:
+            raise ValueError(f"holding_period must be an integer >= 1 (got {self.holding_period!r})")
         if not self.n_trials_source.strip():
             raise ValueError("n_trials_source must say where n_trials came from")
 
@@ -100,6 +103,11 @@ class GateEvidence:
     def n_bars(self) -> int:
         """Number of bars with a finite strategy return in the test segment."""
         return int(np.count_nonzero(np.isfinite(self.strategy_returns)))
+
+    @property
+    def holding_periods(self) -> int:
+        """Non-overlapping holding periods in the test segment (``n_bars // holding_period``)."""
+        return self.n_bars // int(self.holding_period)
 
     @property
     def years(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from pipeline.gate._base import GateRule, check_finite, check_unit_interval, metric_value
@@ -94,7 +95,10 @@ class MetricBandRule(GateRule):
 
 
 class WinRateRule(MetricBandRule):
-    """Pass when the share of winning trades lies in ``[win_rate_min, win_rate_max]``.
+    """Advisory: flag the run for review when the share of winning trades lies outside the band.
+
+    A win rate far outside ``[win_rate_min, win_rate_max]`` is a leakage smell, not a performance requirement:
+    the rule always passes and sets ``review`` on its result (the report lists it under "flagged for review").
 
     Parameters
     ----------
@@ -106,6 +110,34 @@ class WinRateRule(MetricBandRule):
         check_unit_interval("win_rate_min", win_rate_min)
         check_unit_interval("win_rate_max", win_rate_max)
         super().__init__("win_rate", win_rate_min, win_rate_max, tier=2)
+
+    def evaluate(self, evidence: GateEvidence) -> RuleResult:
+        result = super().evaluate(evidence)
+        if result.passed:
+            return result
+        detail = f"review: {result.detail}; advisory (a leakage smell), not a failure"
+        return dataclasses.replace(
+            result, passed=True, review=True, threshold=f"{result.threshold} (advisory)", detail=detail
+        )
+
+
+class HoldingPeriodsRule(GateRule):
+    """Pass when the test window holds at least ``minimum`` non-overlapping holding periods.
+
+    Independent evidence is ``test bars // holding_period``, whatever the strategy's turnover: a correct signal
+    that holds one position for months is not punished (unlike a count of closed round trips).
+    """
+
+    def __init__(self, minimum: int) -> None:
+        super().__init__("min_holding_periods", 1)
+        if isinstance(minimum, bool) or int(minimum) != minimum or minimum < 0:
+            raise ValueError(f"minimum must be a whole number >= 0 (got {minimum!r})")
+        self.minimum = int(minimum)
+
+    def evaluate(self, evidence: GateEvidence) -> RuleResult:
+        value = evidence.holding_periods
+        detail = f"{evidence.n_bars} test bars / holding period {evidence.holding_period} = {value} independent periods"
+        return self._result(value, f">= {self.minimum}", value >= self.minimum, detail)
 
 
 class BeatBuyAndHoldRule(GateRule):

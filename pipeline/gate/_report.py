@@ -71,6 +71,7 @@ class RuleResult:
     threshold: str
     passed: bool
     detail: str
+    review: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-safe dict (non-finite values become None)."""
@@ -82,6 +83,7 @@ class RuleResult:
             "threshold": self.threshold,
             "passed": bool(self.passed),
             "detail": self.detail,
+            "review": bool(self.review),
         }
 
 
@@ -118,6 +120,11 @@ class GateReport:
     def passed(self) -> bool:
         """Whether every rule passed (False for a report without rules)."""
         return bool(self.rules) and all(rule.passed for rule in self.rules)
+
+    @property
+    def review_rules(self) -> list[RuleResult]:
+        """Advisory rules that flag the run for a human's review (they do not fail the gate)."""
+        return [rule for rule in self.rules if rule.review]
 
     @property
     def failed_rules(self) -> list[RuleResult]:
@@ -162,6 +169,7 @@ class GateReport:
             "periods_per_year": _json_value(self.periods_per_year),
             "seed": self.seed,
             "failed_rules": [rule.name for rule in self.failed_rules],
+            "review_rules": [rule.name for rule in self.review_rules],
             "rules": [rule.to_dict() for rule in self.rules],
         }
 
@@ -181,6 +189,8 @@ class GateReport:
             )
         if self.failed_rules:
             lines.append("Failed rules: " + ", ".join(f"`{rule.name}`" for rule in self.failed_rules) + ".")
+        if self.review_rules:
+            lines.append("Flagged for review: " + ", ".join(f"`{rule.name}`" for rule in self.review_rules) + ".")
         for tier in self._tiers():
             tier_verdict = "passed" if self.tier_passed(tier) else "failed"
             lines += [

@@ -50,8 +50,9 @@ class DeflatedSharpeRule(GateRule):
     """Pass when the deflated Sharpe ratio (PSR against the expected best of N trials) reaches ``min_dsr``.
 
     The trials' Sharpe variance comes from the evidence's annualised ``trial_sharpes`` (divided by periods
-    per year). With ``n_trials > 1`` and fewer than two finite trial Sharpe ratios it falls back to
-    :func:`pipeline.gate.statistics.null_sharpe_variance`, and the detail says so.
+    per year), never below the floor :func:`pipeline.gate.statistics.null_sharpe_variance` (the sampling variance
+    of a zero-skill Sharpe over the test bars), so a few similar trials cannot collapse SR0 to zero. With
+    ``n_trials > 1`` and fewer than two finite trial Sharpe ratios the floor is used; the detail says which.
 
     Parameters
     ----------
@@ -71,8 +72,13 @@ class DeflatedSharpeRule(GateRule):
             used = 0.0
         elif variance is not None:
             count = int(np.count_nonzero(np.isfinite(evidence.trial_sharpes or [])))
-            variance_text = f"trial SR variance from {count} trial Sharpe ratios"
-            used = variance
+            floor = st.null_sharpe_variance(evidence.strategy_returns)
+            used = max(variance, floor)
+            which = "sample variance" if variance >= floor else "floor (above the sample variance)"
+            variance_text = (
+                f"trial SR variance = max(sample variance of {count} trial Sharpe ratios, floor = sampling "
+                f"variance of a zero-skill Sharpe over the test bars): the {which}"
+            )
         else:
             used = st.null_sharpe_variance(evidence.strategy_returns)
             variance_text = (

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 
 from pipeline.experiment.gate import TrialContext
+from pipeline.experiment.trials import combine
 from pipeline.tracking import tags as T
 
 FAMILY_TAG = T.SWEEP_FAMILY
+
+__all__ = ["FAMILY_TAG", "combine", "family_sharpes", "sibling_trials"]
 
 
 def family_sharpes(family: str, exclude_run_id: str | None = None) -> list[float]:
@@ -36,26 +39,11 @@ def sibling_trials(
 ) -> TrialContext:
     """The sweep family as the trials behind one of its results.
 
-    N is the number of configs in the family (all of them count, finished or not: each was a try); the
-    Sharpe variance comes from the siblings finished so far plus this run's own Sharpe.
+    N is the number of configs planned in the family (all of them count, finished or not: each was a try).
+    No sibling Sharpe ratios are read: they depend on which siblings happened to finish first, so the DSR
+    rule estimates the trial-Sharpe variance from history and its floor instead, and every item's DSR is
+    the same whatever the finish order. ``run_id`` and ``own_sharpe`` are accepted for compatibility.
     """
-    sharpes = family_sharpes(family, exclude_run_id=run_id)
-    if own_sharpe is not None and math.isfinite(own_sharpe):
-        sharpes.append(float(own_sharpe))
-    n = max(family_size, len(sharpes), 1)
-    return TrialContext(
-        n_trials=n,
-        source=f"sweep family {family}: {family_size} configs, {len(sharpes)} Sharpe ratios read from MLflow",
-        trial_sharpes=tuple(sharpes),
-    )
-
-
-def combine(first: TrialContext | None, second: TrialContext | None) -> TrialContext | None:
-    """Trials of two independent sources (e.g. sweep siblings and an Optuna study) added together."""
-    if first is None or second is None:
-        return first or second
-    return TrialContext(
-        n_trials=first.n_trials + second.n_trials,
-        source=f"{first.source}; plus {second.source}",
-        trial_sharpes=first.trial_sharpes + second.trial_sharpes,
-    )
+    del run_id, own_sharpe
+    n = max(family_size, 1)
+    return TrialContext(n_trials=n, source=f"sweep family {family}: {family_size} planned configs")

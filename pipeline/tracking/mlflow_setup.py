@@ -9,6 +9,7 @@ server decides.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import threading
@@ -27,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
 from pipeline.store.database import quiet_aborted_pipeline_noise
+from pipeline.tracking import tags as T
 
 DB_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
 SCHEMA_LOCK_TIMEOUT_S = 300.0
@@ -228,6 +230,38 @@ def experiment_artifact_location(experiment_name: str) -> str:
     return settings.mlflow_artifact_root().rstrip("/") + "/" + experiment_name
 
 
+def compare_view_state() -> str:
+    """The runs-table view quantgate saves in every experiment (MLflow UI's shared view state, as JSON).
+
+    Columns: the dataset, the gate verdict and the key metrics (:data:`pipeline.tracking.tags.KEY_METRICS`)
+    and the model; runs sorted by Sharpe, best first. Open it with :func:`runs_url`.
+    """
+    columns = ["attributes.`Dataset`", *(f"metrics.`{name}`" for name in T.KEY_METRICS), "attributes.`Models`"]
+    return json.dumps({"selectedColumns": columns, "orderByKey": f"metrics.`{T.METRIC_SHARPE}`", "orderByAsc": False})
+
+
+def experiment_tags() -> dict[str, str]:
+    """Tags quantgate puts on its MLflow experiments so that the UI opens them ready to compare runs.
+
+    ``mlflow.experimentKind`` (a model-development experiment, not GenAI) and the saved runs-table view
+    ``mlflow.sharedViewState.quantgate`` (:func:`compare_view_state`).
+    """
+    return {T.EXPERIMENT_KIND: T.EXPERIMENT_KIND_ML, T.SHARED_VIEW_PREFIX + T.COMPARE_VIEW: compare_view_state()}
+
+
+def runs_url(base_url: str, experiment_id: str) -> str:
+    """The MLflow UI address of an experiment's runs table with quantgate's compare view.
+
+    Parameters
+    ----------
+    base_url : str
+        The MLflow server, e.g. ``http://127.0.0.1:5000``.
+    experiment_id : str
+        The experiment.
+    """
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={T.COMPARE_VIEW}"
+
+
 def ensure_experiment(experiment_name: str) -> str:
     """Return the id of experiment ``experiment_name``, creating (or restoring) it if needed.
 
@@ -252,10 +286,13 @@ def ensure_experiment(experiment_name: str) -> str:
         if experiment is not None:
             if experiment.lifecycle_stage == "deleted":
                 client.restore_experiment(experiment.experiment_id)
+            for key, value in experiment_tags().items():
+                if key not in experiment.tags:  # made by an older quantgate
+                    client.set_experiment_tag(experiment.experiment_id, key, value)
             return experiment.experiment_id
         location = experiment_artifact_location(experiment_name) if is_database_uri(mlflow.get_tracking_uri()) else None
         try:
-            return client.create_experiment(experiment_name, artifact_location=location)
+            return client.create_experiment(experiment_name, artifact_location=location, tags=experiment_tags())
         except MlflowException:
             # Another process may have created it between our read and our write.
             experiment = client.get_experiment_by_name(experiment_name)

@@ -409,7 +409,27 @@ class RunLogger:
         )
         self.set_tags({T.DATA_START: info["start"], T.DATA_END: info["end"], T.DATA_ROWS: info["rows"]})
         self.log_dict_artifact(info, "data/fingerprint.json")
+        self.log_bars_input(bars, fingerprint, source, symbol, timeframe, start, end)
         return fingerprint
+
+    def log_bars_input(
+        self, bars: pd.DataFrame, fingerprint: str, source: str, symbol: str, timeframe: str, start: Any, end: Any
+    ) -> None:
+        """Log the bars as the run's MLflow dataset input (context ``training``), digest = fingerprint.
+
+        See :mod:`pipeline.tracking.dataset` (the digest is the fingerprint's first 32 hex characters).
+        """
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        from pipeline.tracking.dataset import CONTEXT, bars_dataset
+
+        dataset = bars_dataset(
+            bars, fingerprint=fingerprint, source=source, symbol=symbol, timeframe=timeframe, start=start, end=end
+        )
+        entry = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, CONTEXT)])
+        with self._wrap("log dataset input"):
+            self.client.log_inputs(self.run_id, datasets=[entry])
 
     # -- metrics -----------------------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ STAGE = "quantgate.stage"  # the last stage boundary the owner passed
 ERROR = "quantgate.error"  # first line of the error that failed the run
 SKIPPED_METRICS = "quantgate.skipped_metrics"
 ROLE = "quantgate.role"  # tuning trial runs: "trial"
+DATA_FAMILY = "quantgate.data_family"  # source|symbol|timeframe|target kind: runs whose trials deflate each other
+FAMILY_FIRST_BAR = "quantgate.family.first_bar"  # the run's first and last bar (UTC ISO), for window overlap
+FAMILY_LAST_BAR = "quantgate.family.last_bar"
+OWN_TRIALS = "quantgate.own_trials"  # trials this run itself tried: 1, or the Optuna study's trial count
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
@@ -64,6 +68,37 @@ GATE_N_TRIALS = "gate.n_trials"
 GATE_N_TRIALS_SOURCE = "gate.n_trials_source"
 GATE_FAILED_RULES = "gate.failed_rules"
 GATE_DSR = "gate.dsr"  # also a metric
+GATE_POLICY_PATH = "gate.policy_path"  # the gate policy file in force for the run
+GATE_POLICY_HASH = "gate.policy_hash"  # sha256 (16 hex) of that file's bytes
+
+
+# -- experiments -----------------------------------------------------------------------------------------
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's own experiment tag; the UI picks its start page by it
+EXPERIMENT_KIND_ML = "custom_model_development"  # open on the runs table (not "genai_development")
+
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # MLflow UI's saved table views: experiment tag prefix + key
+COMPARE_VIEW = "quantgate"  # open ``#/experiments/<id>/runs?viewStateShareKey=quantgate``
+
+# -- first-class metrics (sortable columns in the MLflow runs table and the leaderboard) -----------------
+# The backtest logs sharpe, total_return, max_drawdown, n_trades, ... under their own names; the gate adds
+# these top-level copies of its verdict and statistics next to its ``gate.*`` metrics.
+METRIC_GATE_PASSED = "gate_passed"  # 1.0 passed, 0.0 failed
+METRIC_PSR = "psr"
+METRIC_DSR = "dsr"
+METRIC_N_TRIALS = "n_trials"
+METRIC_SHARPE = "sharpe"
+METRIC_TOTAL_RETURN = "total_return"
+METRIC_MAX_DRAWDOWN = "max_drawdown"
+METRIC_N_TRADES = "n_trades"
+KEY_METRICS: tuple[str, ...] = (
+    METRIC_GATE_PASSED,
+    METRIC_SHARPE,
+    METRIC_TOTAL_RETURN,
+    METRIC_MAX_DRAWDOWN,
+    METRIC_N_TRADES,
+    METRIC_PSR,
+    METRIC_DSR,
+)
 
 
 def gate_tier(tier: int | str) -> str:

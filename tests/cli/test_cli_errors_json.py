@@ -19,7 +19,7 @@ runner = CliRunner()
 KEYS = {"config", "run_id", "gate_passed", "failed_rules", "metrics", "model_version", "model_stage"}
 
 LENIENT_GATE = {
-    "min_trades": 0,
+    "min_holding_periods": 0,
     "min_total_return": -10.0,
     "min_sharpe": -10.0,
     "win_rate_min": 0.0,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 LENIENT_GATE = {
-    "min_trades": 0,
+    "min_holding_periods": 0,
     "min_total_return": -10.0,
     "min_sharpe": -10.0,
     "win_rate_min": 0.0,

@@ -17,7 +17,7 @@ ALL_RULES = [
     "feature_metadata",
     "metrics_finite",
     "coverage",
-    "min_trades",
+    "min_holding_periods",
     "total_return",
     "sharpe",
     "win_rate",
@@ -74,8 +74,8 @@ def test_evaluate_gate_when_folds_given_adds_fold_consistency() -> None:
 
 
 def test_evaluate_gate_when_config_tightened_fails_the_tightened_rule() -> None:
-    report = evaluate_gate(passing_evidence(), GateConfig(min_sharpe=2.0, min_trades=100))
-    assert {rule.name for rule in report.failed_rules} == {"sharpe", "min_trades"}
+    report = evaluate_gate(passing_evidence(), GateConfig(min_sharpe=2.0, min_holding_periods=100_000))
+    assert {rule.name for rule in report.failed_rules} == {"sharpe", "min_holding_periods"}
     assert not report.tier_passed(1)
     assert not report.tier_passed(2)
     assert report.tier_passed(3)
@@ -152,7 +152,8 @@ def test_report_to_dict_when_values_not_finite_is_strict_json() -> None:
     by_name = {rule["name"]: rule for rule in data["rules"]}
     assert by_name["min_backtest_length"]["value"] is None  # inf
     assert by_name["win_rate"]["value"] is None  # NaN metric
-    assert set(data["failed_rules"]) >= {"metrics_finite", "win_rate", "leakage", "fold_consistency"}
+    assert set(data["failed_rules"]) >= {"metrics_finite", "leakage", "fold_consistency"}
+    assert data["review_rules"] == ["win_rate"]  # advisory: flagged for review, never a failure
 
 
 def test_report_tags_when_built_are_flat_strings() -> None:

@@ -104,7 +104,8 @@ def test_tune_keeps_quantgate_tables_usable_in_the_same_database(
     store = BarStore()
     bars = random_walk_bars(20)
     assert store.upsert(bars, source="sample", symbol="SHARED", timeframe="1d").inserted == 20
-    assert len(store.load("SHARED", "1d", bars.index[0], bars.index[-1], sources=["sample"])) == 20
+    end = bars.index[-1] + pd.Timedelta(days=1)  # windows are half-open: [start, end)
+    assert len(store.load("SHARED", "1d", bars.index[0], end, sources=["sample"])) == 20
     assert len(load_study("shared-db").trials) == 6
 
 
