@@ -1,6 +1,7 @@
 """Vectorised backtest of model predictions over one (test) segment.
 
-Everything is numpy over whole arrays; there is no Python loop over bars. The rules:
+Everything is numpy over whole arrays, except the exact rebalancing cost (one scalar loop over bars,
+skipped at zero costs). The rules:
 
 Probabilities -> P(favourable), P(adverse)
     binary: ``p[:, 1]`` and ``p[:, 0]`` (= 1 - p1); multiclass: the top class ``p[:, -1]`` and the bottom
@@ -32,8 +33,13 @@ opposite one: long ``(P(fav), P(adv))``, short ``(P(adv), P(fav))``, protect lon
     Every size is capped at ``max_leverage``.
 
 Costs and returns
-    ``cost[t] = (fee_bps + slippage_bps) / 1e4 * |position[t] - position[t-1]|``;
-    ``return[t] = position[t] * (close[t] / close[t-1] - 1) - cost[t]``; ``return[0] = 0``. The
+    The position is a constant fraction of equity, rebalanced on every close (as the paper broker
+    trades it): before bar ``t - 1``'s close trade the holding has drifted to ``u = position[t-1] * (1 +
+    r[t-1]) / (1 + return[t-1])``, and ``cost[t] = (fee + slip) * |position[t] - u| + fee * slip *
+    (position[t] - u)`` (rates ``bps / 1e4``; the fee is on the fill notional, slippage included; see
+    :func:`pipeline.strategy.decision.rebalancing_costs`, the one home of this formula);
+    ``return[t] = position[t] * (close[t] / close[t-1] - 1) - cost[t]``; ``return[0] = 0``. Trade
+    returns (``extract_trades``) approximate the cost as ``(fee + slip) * |change of position|``. The
     benchmark is buy-and-hold over the same bars, without costs. Equity compounds the returns and is
     floored at 0 (ruin is absorbing).
 
@@ -58,6 +64,7 @@ from pipeline.strategy.decision import (
     bar_returns,
     favourable_adverse,
     proba_matrix,
+    rebalancing_costs,
     target_positions,
 )
 
@@ -293,8 +300,8 @@ def run_backtest(bars: pd.DataFrame, proba: Any, config: Any, periods_per_year: 
     positions = target_positions(p_fav, p_adv, close, config, periods_per_year)
     per_bar = bar_returns(close)
     cost_rate = (config.costs.fee_bps + config.costs.slippage_bps) / 1e4
-    turnover = np.abs(np.diff(positions, prepend=0.0))
-    returns = positions * per_bar - cost_rate * turnover
+    _, costs = rebalancing_costs(positions, per_bar, config.costs.fee_bps / 1e4, config.costs.slippage_bps / 1e4)
+    returns = positions * per_bar - costs
     equity = np.cumprod(np.maximum(1.0 + returns, 0.0))
     bench_equity = np.cumprod(1.0 + per_bar)
     trades = extract_trades(positions, per_bar, close, index, cost_rate)

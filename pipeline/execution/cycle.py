@@ -6,7 +6,8 @@ risk checks -> ledger write (deterministic client order id) -> submit -> record 
 
 The ``backtest`` assumption is a constant-fraction portfolio: every bar the position is brought back to
 the target fraction of equity (drift included), so the cycle rebalances on every bar, not only on
-decision bars.
+decision bars, and pays costs on that drift turnover; the backtest charges exactly that
+(:func:`pipeline.strategy.decision.rebalancing_costs`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Fill models
     ``backtest``: at the decision bar's close, the backtest's own assumption: price ``close * (1 + side *
-    slippage_bps / 1e4)`` and fee ``fee_bps / 1e4 * notional``, so the cost per unit of turnover is
-    ``(fee_bps + slippage_bps) / 1e4`` as in :func:`pipeline.backtest.run_backtest`.
+    slippage_bps / 1e4)`` and fee ``fee_bps / 1e4 * notional`` (at the fill price), so the cost of
+    trading ``delta`` of equity is :func:`pipeline.strategy.decision.trade_cost`, which the backtest charges
+    on the same drift-adjusted turnover (:func:`pipeline.strategy.decision.rebalancing_costs`).
     ``next_open``: the order waits (ACCEPTED) and fills at the next bar's open plus slippage and fee, what
     a live market order placed after the close would likely get.
 """

@@ -212,3 +212,50 @@ def bar_returns(close: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             r[1:] = close[1:] / close[:-1] - 1.0
     return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def trade_cost(delta: float, fee_rate: float, slippage_rate: float) -> float:
+    """Return the cost, as a fraction of equity, of trading ``delta`` (signed change of the equity fraction).
+
+    A buy fills at ``close * (1 + slippage)`` and a sell at ``close * (1 - slippage)``; the fee is
+    ``fee_rate`` times the *fill* notional. Per unit of equity that is ``(fee + slippage) * |delta| +
+    fee * slippage * delta``: exactly what the paper broker charges (:mod:`pipeline.execution.paper`).
+    """
+    return (fee_rate + slippage_rate) * abs(delta) + fee_rate * slippage_rate * delta
+
+
+def rebalancing_costs(
+    positions: np.ndarray, bar_returns: np.ndarray, fee_rate: float, slippage_rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(turnover, cost)`` per bar of a constant-fraction portfolio rebalanced on every close.
+
+    ``positions[t]`` is the fraction held over bar ``t``, set on bar ``t - 1``'s close. Before that
+    trade the holding has drifted to ``u = positions[t-1] * (1 + r[t-1]) / (1 + R[t-1])`` of equity
+    (``R`` the portfolio's own return on bar ``t - 1``, costs included), so the traded fraction is
+    ``positions[t] - u`` and its :func:`trade_cost` is charged to bar ``t``'s return. ``R`` depends on
+    the previous costs, hence the loop (exact, which vectorising is not). ``turnover`` is ``|positions[t]
+    - u|``; with zero costs the cost is 0 and the loop is skipped.
+
+    Parameters
+    ----------
+    positions, bar_returns : numpy.ndarray
+        Per-bar positions (``positions[0] = 0``) and close-to-close returns (``r[0] = 0``).
+    fee_rate, slippage_rate : float
+        ``fee_bps / 1e4`` and ``slippage_bps / 1e4``.
+    """
+    n = positions.shape[0]
+    pos = [float(x) for x in positions]
+    ret = [float(x) for x in bar_returns]
+    turnover = np.zeros(n)
+    cost = np.zeros(n)
+    prev_w, prev_r, prev_total = 0.0, 0.0, 0.0
+    for t in range(n):
+        growth = 1.0 + prev_total
+        drifted = prev_w * (1.0 + prev_r) / growth if growth > 0 else 0.0
+        delta = pos[t] - drifted
+        turnover[t] = abs(delta)
+        cost[t] = trade_cost(delta, fee_rate, slippage_rate)
+        prev_w, prev_r, prev_total = pos[t], ret[t], pos[t] * ret[t] - cost[t]
+    if fee_rate == 0.0 and slippage_rate == 0.0:
+        cost[:] = 0.0
+    return turnover, cost

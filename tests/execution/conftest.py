@@ -29,9 +29,8 @@ class Promoted:
         return path
 
 
-@pytest.fixture(scope="module")
-def promoted(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Promoted]:
-    """Train and promote ``trade-aapl`` once per module; QUANTGATE_HOME stays set for the module."""
+def _promote(tmp_path_factory: pytest.TempPathFactory, name: str, costs: dict[str, float]) -> Iterator[Promoted]:
+    """Train and promote ``name`` with ``costs``; QUANTGATE_HOME stays set until the generator closes."""
     from flows.experiment import experiment_flow
 
     home = tmp_path_factory.mktemp("trade-home")
@@ -39,16 +38,28 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) ->
         patch.setenv("QUANTGATE_HOME", str(home / "qg"))
         patch.delenv("QUANTGATE_DB_URL", raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        path = home / "trade-aapl.yaml"
+        path = home / f"{name}.yaml"
         raw = experiment(
-            "trade-aapl",
-            costs={"fee_bps": 0.0, "slippage_bps": 0.0},
+            name,
+            costs=costs,
             sizing={"method": "volatility_target", "target_volatility": 0.15, "max_leverage": 1.0},
         )
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
         outcome = experiment_flow(str(path))
         assert outcome.model_version is not None, "the relaxed gate should promote the model"
-        yield Promoted(home / "qg", "trade-aapl", str(outcome.model_version))
+        yield Promoted(home / "qg", name, str(outcome.model_version))
         from pipeline.store import dispose_all
 
         dispose_all()
+
+
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Promoted]:
+    """Train and promote ``trade-aapl`` (zero costs) once per module."""
+    yield from _promote(tmp_path_factory, "trade-aapl", {"fee_bps": 0.0, "slippage_bps": 0.0})
+
+
+@pytest.fixture(scope="module")
+def promoted_with_costs(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Promoted]:
+    """Train and promote ``trade-aapl-costs`` (fee 1 bp, slippage 2 bps) once per module."""
+    yield from _promote(tmp_path_factory, "trade-aapl-costs", {"fee_bps": 1.0, "slippage_bps": 2.0})
