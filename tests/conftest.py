@@ -85,3 +85,15 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_api_url_restored() -> Iterator[None]:
+    """In-process commands may point PREFECT_API_URL at a server a test then stops (`quantgate server`):
+    put the variable back as it was, so a later test in the same worker does not call a dead server."""
+    before = os.environ.get("PREFECT_API_URL")
+    yield
+    if before is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = before

@@ -43,6 +43,12 @@ def _overlaps(run_tags: dict[str, str], first_bar: pd.Timestamp, last_bar: pd.Ti
     return start <= last_bar and first_bar <= end
 
 
+def _identity(tags: dict[str, str]) -> tuple[str, str, str] | None:
+    """What makes two runs the same trial: config, data and code; None when a run lacks any of them."""
+    parts = (tags.get(T.CONFIG_HASH), tags.get(T.DATA_FINGERPRINT), tags.get(T.CODE_VERSION))
+    return None if None in parts else parts  # type: ignore[return-value]
+
+
 def history_trials(
     config: ExperimentConfig,
     first_bar: pd.Timestamp,
@@ -54,6 +60,8 @@ def history_trials(
     """Earlier finished runs of ``config``'s data family whose windows overlap ``[first_bar, last_bar]``.
 
     Returns None when there are none. The run itself and, in a sweep, the sweep's own items are left out.
+    An identical rerun (same config hash, data fingerprint and code version) is not a new trial: runs
+    identical to ``exclude_run_id`` are left out, and identical earlier runs count once.
     """
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
@@ -72,14 +80,25 @@ def history_trials(
             " and attributes.status = 'FINISHED'"
         ),
         max_results=MAX_HISTORY_RUNS,
+        order_by=["attributes.start_time DESC"],
     )
     n = 0
     counted = 0
     sharpes: list[float] = []
+    seen: set[tuple[str, str, str]] = set()
+    if exclude_run_id is not None:
+        own = _identity(client.get_run(exclude_run_id).data.tags)
+        if own is not None:
+            seen.add(own)
     for run in runs:
         tags = run.data.tags
         if run.info.run_id == exclude_run_id:
             continue
+        identity = _identity(tags)
+        if identity is not None:
+            if identity in seen:
+                continue
+            seen.add(identity)
         if exclude_sweep_family is not None and tags.get(T.SWEEP_FAMILY) == exclude_sweep_family:
             continue
         if not _overlaps(tags, first_bar, last_bar):

@@ -15,8 +15,11 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture
 def stopped_after(qg_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.delenv("QUANTGATE_SERVER", raising=False)
+    for var in ("PREFECT_API_URL", "QUANTGATE_SERVER"):
+        # set, then delete: monkeypatch then restores the original value or its absence, so the URL that
+        # use_background_server() writes into os.environ does not leak into later tests of this worker
+        monkeypatch.setenv(var, "placeholder")
+        monkeypatch.delenv(var)
     try:
         yield qg_home
     finally:

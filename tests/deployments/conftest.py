@@ -115,8 +115,9 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
         "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1",
         "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "1",
     }
-    if "QUANTGATE_TEST_PG_ADMIN_URL" in os.environ:
-        env["QUANTGATE_TEST_PG_ADMIN_URL"] = os.environ["QUANTGATE_TEST_PG_ADMIN_URL"]
+    for var in ("QUANTGATE_TEST_PG_ADMIN_URL", "QUANTGATE_GATE_POLICY"):  # the suite's lenient test policy
+        if var in os.environ:
+            env[var] = os.environ[var]
     logs = root / "logs"
     logs.mkdir()
     with (logs / "server.log").open("w") as log:
