@@ -188,12 +188,14 @@ def run_sweep(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def fast_experiment(path: Path, trials: Any = None) -> dict[str, Any]:
+def fast_experiment(path: Path, contexts: list[Any]) -> list[dict[str, Any]]:
     """One experiment through the same pipeline functions the flow's tasks call, without Prefect, the bar
     store or MLflow: read the file, quality suite, features, split (or walk-forward folds), train, backtest
     (pooled over folds), then :func:`pipeline.experiment.gate.gate_experiment` (leakage check with the
-    flow's seeded cuts, every rule of the shipped policy). ``trials`` stands in for what the flow reads from
-    MLflow: None for a first run of its data family (N = 1), the sweep's planned size inside a sweep."""
+    flow's seeded cuts, every rule of the shipped policy), once per trial context in ``contexts``: these stand
+    in for what the flow reads from MLflow (None: a first run of its data family, N = 1; a sweep item: the
+    sweep's planned size, no history). The backtest does not depend on N, so one training serves both.
+    Returns one row per context."""
     import pandas as pd
 
     from pipeline.backtest import run_backtest
@@ -230,44 +232,57 @@ def fast_experiment(path: Path, trials: Any = None) -> dict[str, Any]:
     else:
         folds = []
         result = trade(build_dataset(bars, matrix, config))
-    report, _ = gate_experiment(
-        config=config,
-        bars=bars,
-        periods_per_year=periods,
-        features=pipeline,
-        quality=quality,
-        backtest=result,
-        has_model_artifact=True,
-        has_feature_metadata=True,
-        trials=trials,
-        fold_excess_returns=[r.metrics["excess_return"] for r in folds] or None,
-    )
-    return {
-        "passed": bool(report.passed),
-        "failed": [r.name for r in report.failed_rules],
-        "values": {r.name: r.value for r in report.rules if isinstance(r.value, int | float)},
-        "metrics": dict(result.metrics),
-        "n_trials": trials.n_trials if trials is not None else 1,
-        "path": str(path),
-    }
+    rows = []
+    for trials in contexts:
+        report, _ = gate_experiment(
+            config=config,
+            bars=bars,
+            periods_per_year=periods,
+            features=pipeline,
+            quality=quality,
+            backtest=result,
+            has_model_artifact=True,
+            has_feature_metadata=True,
+            trials=trials,
+            fold_excess_returns=[r.metrics["excess_return"] for r in folds] or None,
+        )
+        rows.append(
+            {
+                "passed": bool(report.passed),
+                "failed": [r.name for r in report.failed_rules],
+                "review": [r.name for r in report.review_rules],
+                "values": {r.name: r.value for r in report.rules if isinstance(r.value, int | float)},
+                "metrics": dict(result.metrics),
+                "n_trials": report.n_trials,
+                "path": str(path),
+            }
+        )
+    return rows
 
 
-def run_fast(paths: list[Path], sweep: bool) -> list[dict[str, Any]]:
-    """The fast path for each file; ``sweep``: the files are one sweep family (N = len(paths) each)."""
+def run_fast(paths: list[Path], modes: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """The fast path for each file, judged as a single run and/or as an item of one sweep over ``paths``."""
     from pipeline.errors import PlatformError
     from pipeline.experiment.gate import TrialContext
 
-    trials = TrialContext(len(paths), f"sweep family: {len(paths)} planned configs") if sweep else None
-    out = []
+    sweep = TrialContext(len(paths), f"sweep family: {len(paths)} planned configs")
+    contexts = [None if mode == "single" else sweep for mode in modes]
+    out: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     for path in paths:
         began = time.perf_counter()
         try:
-            row = fast_experiment(path, trials)
+            rows = fast_experiment(path, contexts)
         except PlatformError as exc:
-            row = _error_row(path, str(exc))
-        row["seconds"] = round(time.perf_counter() - began, 2)
-        print(f"{path.stem}: {'PASS' if row['passed'] else 'fail ' + ','.join(row['failed'])}", file=sys.stderr)
-        out.append(row)
+            rows = [_error_row(path, str(exc)) for _ in modes]
+        seconds = round(time.perf_counter() - began, 2)
+        for mode, row in zip(modes, rows, strict=True):
+            row["seconds"] = seconds
+            out[mode].append(row)
+        verdicts = " | ".join(
+            f"{mode}: {'PASS' if row['passed'] else 'fail ' + ','.join(row['failed'])}"
+            for mode, row in zip(modes, rows, strict=True)
+        )
+        print(f"{path.stem} ({seconds} s): {verdicts}", file=sys.stderr)
     return out
 
 
@@ -342,7 +357,7 @@ def compare(flow_json: Path, fast_json: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("single", "sweep", "leaks", "report", "compare"))
+    parser.add_argument("mode", choices=("single", "sweep", "both", "leaks", "report", "compare"))
     parser.add_argument("inputs", nargs="*", type=Path, help="report: the JSON files to merge")
     parser.add_argument("--families", nargs="+", default=sorted(FAMILIES), choices=sorted(FAMILIES))
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
@@ -405,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
                 path.write_text(
                     yaml.safe_dump(hypothesis("protect", LEAK_FAMILY, seed, data, args.start, args.end, leak))
                 )
-                plan.setdefault(f"leaks/{LEAK_FAMILY}/protect+{leak}", []).append(path)
+                plan.setdefault(f"{LEAK_FAMILY}/protect+{leak}", []).append(path)
     else:
-        for family in args.families:
+        # the families the targets are about first, so a run cut short still measured them
+        for family in sorted(args.families, key=lambda f: (f not in KEY_FAMILIES, f)):
             seeds = args.seeds if family in KEY_FAMILIES else args.other_seeds
             for seed in range(args.first_seed, args.first_seed + seeds):
                 data = write_csv(daily_bars(family, seed, args.start, args.end), work / "data" / f"{family}_{seed}.csv")
@@ -416,35 +432,42 @@ def main(argv: list[str] | None = None) -> int:
                     folder.mkdir(parents=True, exist_ok=True)
                     path = folder / f"{family}_{kind}_{seed}.yaml"
                     path.write_text(yaml.safe_dump(hypothesis(kind, family, seed, data, args.start, args.end)))
-                    plan.setdefault(f"{args.mode}/{family}/{kind}", []).append(path)
+                    plan.setdefault(f"{family}/{kind}", []).append(path)
 
+    if args.mode == "both" and not args.fast:
+        raise SystemExit("mode both needs --fast (the flow runs single and sweep modes in separate homes)")
+    modes = ("single", "sweep") if args.mode == "both" else (args.mode,)
     if not args.fast:
         _start_orchestration()
     began = time.perf_counter()
     results: dict[str, list[dict[str, Any]]] = {}
-    for key, paths in plan.items():
-        if args.fast:
-            results[key] = run_fast(paths, sweep=args.mode == "sweep")
-        else:
-            results[key] = run_sweep(paths[0].parent) if args.mode == "sweep" else run_single(paths)
-    elapsed = time.perf_counter() - began
-    payload = {
+    payload: dict[str, Any] = {
         "mode": args.mode,
         "engine": "fast path" if args.fast else "experiment flow",
         "policy": {"path": policy.path, "sha256": policy.sha256},
         "seeds": args.seeds,
         "other_seeds": args.other_seeds,
         "span": f"{args.start}..{args.end}",
-        "experiments": sum(len(v) for v in results.values()),
-        "minutes": round(elapsed / 60, 1),
-        "load_average": os.getloadavg(),
         "rows": results,
     }
+    for key, paths in plan.items():
+        if args.fast:
+            for mode, rows in run_fast(paths, modes).items():
+                results[f"{mode}/{key}"] = rows
+        elif args.mode == "sweep":
+            results[f"sweep/{key}"] = run_sweep(paths[0].parent)
+        else:
+            results[f"{args.mode}/{key}"] = run_single(paths)
+        payload.update(
+            experiments=sum(len(v) for k, v in results.items() if not k.startswith("sweep/") or modes == ("sweep",)),
+            minutes=round((time.perf_counter() - began) / 60, 1),
+            load_average=os.getloadavg(),
+        )
+        if args.json is not None:  # after every family and kind: a run cut short keeps what it measured
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(payload, indent=2, default=str))
     print("\n".join(table(results)))
     print(f"{payload['experiments']} experiments in {payload['minutes']} min; policy {policy.path} ({policy.sha256})")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
     return 0
 
 
