@@ -8,7 +8,7 @@ parameters are validated when it is built. The statistics live in :mod:`pipeline
 from pipeline.gate._base import GateRule
 from pipeline.gate._evaluate import default_rules, evaluate_gate, evaluate_rules
 from pipeline.gate._evidence import GateEvidence
-from pipeline.gate._performance import (
+from pipeline.gate._performance_rules import (
     BeatBuyAndHoldRule,
     HoldingPeriodsRule,
     MetricBandRule,
@@ -16,14 +16,14 @@ from pipeline.gate._performance import (
     WinRateRule,
 )
 from pipeline.gate._report import TIER_NAMES, GateReport, RuleResult
-from pipeline.gate._sanity import (
+from pipeline.gate._sanity_rules import (
     GATE_METRICS,
     CoverageRule,
     FeatureMetadataRule,
     FiniteMetricsRule,
     ModelArtifactRule,
 )
-from pipeline.gate._significance import (
+from pipeline.gate._statistics_rules import (
     BootstrapExcessRule,
     DeflatedSharpeRule,
     FoldConsistencyRule,

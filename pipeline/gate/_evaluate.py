@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from pipeline.config import GateConfig
 from pipeline.gate._base import GateRule
 from pipeline.gate._evidence import GateEvidence
-from pipeline.gate._performance import BeatBuyAndHoldRule, HoldingPeriodsRule, MetricThresholdRule, WinRateRule
+from pipeline.gate._performance_rules import BeatBuyAndHoldRule, HoldingPeriodsRule, MetricThresholdRule, WinRateRule
 from pipeline.gate._report import GateReport
-from pipeline.gate._sanity import CoverageRule, FeatureMetadataRule, FiniteMetricsRule, ModelArtifactRule
-from pipeline.gate._significance import (
+from pipeline.gate._sanity_rules import CoverageRule, FeatureMetadataRule, FiniteMetricsRule, ModelArtifactRule
+from pipeline.gate._statistics_rules import (
     BootstrapExcessRule,
     DeflatedSharpeRule,
     FoldConsistencyRule,

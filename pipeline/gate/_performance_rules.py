@@ -1,4 +1,4 @@
-"""Rules on single backtest metrics (tier 1 trade count, tier 2 performance after costs)."""
+"""Tier 2 (performance after costs) rules on single backtest metrics; tier 1 reuses them for the trade count."""
 
 from __future__ import annotations
 
