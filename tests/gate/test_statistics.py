@@ -231,3 +231,39 @@ def test_stationary_block_length_when_series_autocorrelated_grows() -> None:
         ar[i] = 0.8 * ar[i - 1] + white[i]
     assert st.stationary_block_length(ar) > st.stationary_block_length(white) >= 1.0
     assert st.stationary_block_length(np.zeros(100)) == pytest.approx(10.0)
+
+
+# --- equal to arch's implementation (the gate no longer imports arch: 2-7 s per run) -------------------
+
+
+@pytest.mark.parametrize("seed", [0, 5, 42])
+def test_stationary_block_length_when_compared_with_arch_is_equal(seed: int) -> None:
+    bootstrap = pytest.importorskip("arch.bootstrap")
+    rng = np.random.default_rng(seed)
+    white = rng.normal(size=800)
+    ar = np.zeros(800)
+    for i in range(1, 800):
+        ar[i] = 0.6 * ar[i - 1] + white[i]
+    for x in (white, ar, rng.standard_t(3, 300) * 0.01):
+        expected = float(bootstrap.optimal_block_length(x)["stationary"].iloc[0])
+        assert st.stationary_block_length(x) == pytest.approx(min(max(expected, 1.0), x.size), rel=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "block"), [(1, 1.0), (7, 3.7), (42, 12.0), (3, 250.0)])
+def test_stationary_bootstrap_means_when_compared_with_arch_are_equal(seed: int, block: float) -> None:
+    bootstrap = pytest.importorskip("arch.bootstrap")
+    values = np.random.default_rng(seed + 100).normal(0.0005, 0.01, 300)
+    expected = bootstrap.StationaryBootstrap(block, values, seed=seed).apply(np.mean, 200)[:, 0]
+    np.testing.assert_array_equal(st.stationary_bootstrap_means(values, block, 200, seed), expected)
+
+
+def test_bootstrap_pvalue_when_compared_with_arch_is_equal() -> None:
+    bootstrap = pytest.importorskip("arch.bootstrap")
+    rng = np.random.default_rng(21)
+    benchmark = rng.normal(0.0002, 0.01, 500)
+    strategy = benchmark + rng.normal(0.0003, 0.006, 500)
+    excess = strategy - benchmark
+    block = st.stationary_block_length(excess)
+    means = bootstrap.StationaryBootstrap(block, excess, seed=9).apply(np.mean, 400)[:, 0]
+    expected = (1 + np.count_nonzero(means - excess.mean() >= excess.mean())) / 401
+    assert st.bootstrap_excess_pvalue(strategy, benchmark, reps=400, seed=9) == expected
