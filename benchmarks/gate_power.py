@@ -401,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=12, help="seeds per key family (noise*, strong_regime)")
     parser.add_argument("--other-seeds", type=int, default=4, help="seeds per other family")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument(
+        "--sweep-size", type=int, default=None, help="the sweep's planned size (N) when seeds run in several batches"
+    )
     parser.add_argument("--start", default="2000-01-01")
     parser.add_argument("--end", default="2019-12-31")
     parser.add_argument("--markdown", type=Path, default=None, help="report: write the tables here")
@@ -414,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "report":
         merged: dict[str, list[dict[str, Any]]] = {}
         for path in args.inputs:
-            merged.update(json.loads(path.read_text())["rows"])
+            for key, rows in json.loads(path.read_text())["rows"].items():
+                merged.setdefault(key, []).extend(rows)  # runs of further seeds add to the same family
         text = (
             "\n".join(
                 [
@@ -489,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.fast:  # seed-major: a run cut short has measured every family and kind on its first seeds
         steps = [
-            (key, [paths[i]], len(paths))
+            (key, [paths[i]], args.sweep_size or len(paths))
             for i in range(max(map(len, plan.values())))
             for key, paths in plan.items()
             if i < len(paths)
