@@ -41,8 +41,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from pipeline.bars import OHLCV_COLUMNS
 from pipeline.errors import SourceError, SourceUnavailable, first_line
-from pipeline.store.canonical import OHLCV_COLUMNS
 from pipeline.window import fmt
 
 T = TypeVar("T")
