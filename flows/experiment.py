@@ -8,6 +8,7 @@ from pipeline.experiment import ExperimentOutcome
 from pipeline.experiment.gate import TrialContext
 from pipeline.experiment.outcome import build_outcome
 from pipeline.experiment.run import ExperimentRun
+from pipeline.tracking.mlflow_setup import configure_mlflow
 from pipeline.tracking.tags import SWEEP_FAMILY as FAMILY_TAG
 from tasks.backtest import backtest, pool
 from tasks.config import load_config
@@ -40,6 +41,7 @@ def experiment_flow(
     A sweep passes ``parent_run_id`` (its MLflow run), ``sweep_family`` and ``family_size`` so the gate's
     deflated Sharpe counts the sibling configs as trials; ``trials`` adds trials from elsewhere.
     """
+    configure_mlflow()  # the one place an experiment points MLflow at its store (also in sweep workers)
     config = load_config(config_path, variant)
     if parent_run_id is None:  # a sweep reaps once, before its first experiment
         reap_stale()

@@ -336,8 +336,6 @@ def tune(
     import optuna
     from optuna.trial import TrialState
 
-    from pipeline.tracking import configure_mlflow
-
     tuning = config.tuning
     if tuning is None:
         raise TuningError(f"experiment {config.name}: no tuning block")
@@ -347,7 +345,6 @@ def tune(
     url = storage_url or settings.db_url()
     redacted = settings.redact_url(url)
     view = TuningView.from_dataset(dataset)
-    configure_mlflow()
 
     storage = open_storage(url)
     try:
