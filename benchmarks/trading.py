@@ -1,20 +1,98 @@
-"""(t) Paper trading: per-cycle latency (bar in the store -> order recorded at the paper broker) and replay
-throughput, measured by replaying a trading file's Production model with the real cycle.
+"""(t) Paper trading: latency from a bar being in the store to an order at the paper broker (model warm),
+and replay throughput, both through the real cycle of a trading file's Production model.
 
 Needs a promoted model: run an experiment that promotes it first (e.g. ``quantgate run
 experiments/goog_binary_long_flat.yaml``), then::
 
     .venv/bin/python benchmarks/trading.py deployments/trading/goog_paper.yaml --start 2011-01-01 --end 2012-12-31
 
-Targets (issue 11): cycle p99 <= 50 ms with the model warm on 2 cores; replay throughput reported in bars/s.
-The first 10 bars are replayed once before measuring, so the model is pinned and imports are done.
+* **latency**: ``trade_once`` (what ``quantgate trade --once`` and the deployed flow's tasks do: resolve the
+  Production alias, read the trailing window from the store, the quality suite, features, predict, the
+  shared rule, risk, ledger write, submit) for ``--cycles`` consecutive closed bars at the end of the
+  window, on a throw-away strategy with its own paper account. The first ``--warm`` cycles are not counted
+  (model pinned, imports done). p50/p99 in ms. Target (issue 11): p99 <= 50 ms on 2 cores.
+* **replay**: ``replay`` over ``[start, end]``: bars/s of the whole replay (cycles plus the backtest
+  comparison) and of the cycles alone.
+* ``--profile``: a cProfile of the measured cycles (top functions by cumulative time) on stderr.
+
+Prints one JSON object, with the 1-minute load average before and after (the machine is shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
+import io
 import json
+import os
+import pstats
+import sys
+import time
+import uuid
+
+import numpy as np
+
+
+def _latency(trading, start: dt.date, end: dt.date, cycles: int, warm: int, profile: bool) -> dict:
+    import pandas as pd
+
+    from pipeline.execution.cycle import resolve_model
+    from pipeline.execution.runner import trade_once
+    from pipeline.experiment.data import load_experiment_bars
+    from pipeline.timeframes import bar_length
+
+    model = resolve_model(trading)
+    data = model.config.data.model_copy(update={"end": end})
+    bars = load_experiment_bars(data).bars
+    closes = [ts + bar_length(data.timeframe) for ts in bars.index[-(cycles + warm) :]]
+    strategy = trading.model_copy(update={"name": f"bench-{uuid.uuid4().hex[:8]}", "start": start})
+    seconds, sent = [], 0
+    profiler = cProfile.Profile()
+    for i, close in enumerate(closes):
+        now = pd.Timestamp(close).to_pydatetime()
+        measured = i >= warm
+        if measured and profile:
+            profiler.enable()
+        began = time.perf_counter()
+        result = trade_once(strategy, now)
+        elapsed = time.perf_counter() - began
+        if measured and profile:
+            profiler.disable()
+        if measured:
+            seconds.append(elapsed)
+            sent += sum(1 for o in result.orders if o.status.value != "DENIED")
+    if profile:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        print(out.getvalue(), file=sys.stderr)
+    ms = np.asarray(seconds) * 1000
+    return {
+        "cycles": len(ms),
+        "orders_sent": sent,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+    }
+
+
+def _replay(trading, start: dt.date, end: dt.date) -> dict:
+    from pipeline.execution.replay import replay
+
+    began = time.perf_counter()
+    report = replay(trading, start, end)
+    wall = time.perf_counter() - began
+    timing = report.timing()
+    return {
+        "bars": report.bars,
+        "orders": report.orders,
+        "positions_match": report.positions_match,
+        "wall_s": round(wall, 2),
+        "bars_per_s": round(report.bars / wall, 1),
+        "cycle_bars_per_s": round(timing["bars_per_s"], 1),
+        "cycle_p50_ms": round(timing["cycle_p50_s"] * 1000, 2),
+        "cycle_p99_ms": round(timing["cycle_p99_s"] * 1000, 2),
+    }
 
 
 def main() -> None:
@@ -22,15 +100,24 @@ def main() -> None:
     parser.add_argument("trading_file")
     parser.add_argument("--start", required=True, type=dt.date.fromisoformat)
     parser.add_argument("--end", required=True, type=dt.date.fromisoformat)
+    parser.add_argument("--cycles", type=int, default=200, help="measured --once cycles (default 200)")
+    parser.add_argument("--warm", type=int, default=5, help="cycles run before measuring (default 5)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the measured cycles (stderr)")
+    parser.add_argument("--skip-replay", action="store_true")
     args = parser.parse_args()
 
-    from pipeline.execution.replay import replay
     from pipeline.execution.trading_file import load_trading_file
+    from pipeline.tracking import configure_mlflow
 
+    configure_mlflow()
     trading = load_trading_file(args.trading_file)
-    replay(trading, args.start, args.start + dt.timedelta(days=14))  # warm: model pinned, imports done
-    report = replay(trading, args.start, args.end)
-    print(json.dumps({"bars": report.bars, "orders": report.orders, **report.timing()}, indent=2))
+    load_before = os.getloadavg()[0]
+    result: dict = {"cpus": os.cpu_count(), "load_avg_1m_before": round(load_before, 2)}
+    result["latency"] = _latency(trading, args.start, args.end, args.cycles, args.warm, args.profile)
+    if not args.skip_replay:
+        result["replay"] = _replay(trading, args.start, args.end)
+    result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ with get_client(sync_client=True) as client:
             sys.exit(f"error: no healthy Prefect server at {url} after 120 s ({problem.__class__.__name__})")
         time.sleep(1)
 PY
-for pool in quantgate-research quantgate-data; do
+for pool in quantgate-research quantgate-data quantgate-trading; do
   "$prefect" work-pool inspect "$pool" >/dev/null 2>&1 || "$prefect" work-pool create "$pool" --type process
 done
 "$prefect" --no-prompt deploy --all
 echo "deployed from $repo (runs start in ${QUANTGATE_REPO:-$repo})"
-echo "now start workers: $prefect worker start --pool quantgate-research (and --pool quantgate-data)"
+echo "now start workers: $prefect worker start --pool quantgate-research (and --pool quantgate-data, --pool quantgate-trading)"

@@ -45,6 +45,16 @@ class RiskLimits(_Section):
     no_contradictory_positions: bool = Field(True, description="Refuse taking the opposite side of another strategy.")
 
 
+class Notify(_Section):
+    """Where halts and failed cycles are announced: a saved Prefect notification block."""
+
+    block: str = Field(
+        ...,
+        pattern=r"^[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Prefect notification block as 'type-slug/name' (e.g. custom-webhook/trading-alerts).",
+    )
+
+
 class TradingFile(_Section):
     """One strategy: a registered model traded on one broker account."""
 
@@ -65,6 +75,7 @@ class TradingFile(_Section):
     lot_size: float = Field(1e-8, gt=0, description="Quantity step orders are rounded down to.")
     on_no_model: Literal["flatten", "hold"] = Field("flatten", description="What to do without a Production version.")
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    notify: Notify | None = Field(None, description="Announce halts and failed cycles through a Prefect block.")
 
 
 def trading_schema() -> dict:

@@ -205,10 +205,17 @@ def halt(
     from pipeline.execution.model import TradingState
     from pipeline.execution.trading_file import load_trading_file
 
-    name = load_trading_file(file).name
+    trading = load_trading_file(file)
+    name = trading.name
     state = TradingState.REDUCING if reducing else TradingState.HALTED
-    _ledger().set_state(name, state, f"MANUAL_{state.value}: {reason}")
+    coded = f"MANUAL_{state.value}: {reason}"
+    _ledger().set_state(name, state, coded)
     console.print(f"{name}: {state.value} ({reason})")
+    if trading.notify is not None:  # announced like a halt decided by a cycle (needs the Prefect API)
+        from tasks.trade import send_notification
+
+        send_notification(trading.notify.block, f"quantgate {name}: {state.value}", f"{name} {state.value}: {coded}")
+        console.print(f"  announced through {trading.notify.block}")
 
 
 @app.command("resume")

@@ -1,0 +1,188 @@
+"""Operating the trading flow: halt and failure notifications through a Prefect block (a local webhook
+receiver on 127.0.0.1), per-cycle table artifacts, and one MLflow run per (strategy, trading day).
+
+One model is trained and promoted per module (``promoted`` fixture, real Prefect harness, real MLflow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from typer.testing import CliRunner
+
+from quantgate.cli import app
+
+pytestmark = pytest.mark.slow
+AS_OF = "2012-06-05T00:00:00"  # the daily bar of 2012-06-04 has just closed
+BLOCK = "custom-webhook/trading-alerts"
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that keeps every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        received = self.messages = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        return [f"{m['subject']} | {m['text']}" for m in self.messages]
+
+
+@pytest.fixture(scope="module")
+def receiver(prefect_harness: None) -> Iterator[Receiver]:
+    """The receiver, saved as the Prefect notification block the trading files name."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    hook = Receiver()
+    block = CustomWebhookNotificationBlock(
+        name="quantgate", url=hook.url, json_data={"subject": "{{subject}}", "text": "{{body}}"}, timeout=10
+    )
+    block.save(BLOCK.split("/")[1], overwrite=True)
+    yield hook
+    hook.server.shutdown()
+
+
+def _artifacts(key: str) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+
+def test_trade_flow_when_the_broker_disagrees_halts_and_notifies_the_coded_reason(promoted, receiver, tmp_path):
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from flows.trade import trade_flow
+    from pipeline.errors import ExecutionError
+    from pipeline.store import get_engine
+    from pipeline.store.models import PaperPosition
+
+    path = promoted.trading_file(tmp_path, "aapl-mismatch", notify={"block": BLOCK})
+    first = trade_flow(str(path), as_of=AS_OF)
+    assert [o.status.value for o in first.orders] == ["FILLED"]
+    assert receiver.texts() == []  # a normal cycle sends nothing
+    with Session(get_engine()) as session, session.begin():  # the venue's book drifts from the ledger
+        session.execute(
+            update(PaperPosition)
+            .where(PaperPosition.account == "aapl-mismatch")
+            .values(quantity=PaperPosition.quantity + 7)
+        )
+    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH"):
+        trade_flow(str(path), as_of="2012-06-06T00:00:00")
+    (message,) = [t for t in receiver.texts() if "aapl-mismatch" in t]
+    assert message.startswith("quantgate aapl-mismatch: HALTED |")
+    assert "RECONCILE_MISMATCH: AAPL ledger" in message
+    state = CliRunner().invoke(app, ["orders", "--strategy", "aapl-mismatch", "--json"])
+    assert len(json.loads(state.stdout)) == 1  # nothing was sent after the mismatch
+
+
+def test_trade_flow_when_a_cycle_fails_notifies_with_its_error(promoted, receiver, tmp_path):
+    from flows.trade import trade_flow
+
+    path = promoted.trading_file(tmp_path, "zzzz-fails", symbols=["ZZZZ"], notify={"block": BLOCK})
+    with pytest.raises(Exception, match="ZZZZ"):
+        trade_flow(str(path), as_of=AS_OF)
+    (message,) = [t for t in receiver.texts() if "zzzz-fails" in t]
+    assert message.startswith("quantgate zzzz-fails: cycle failed |") and "ZZZZ" in message
+
+
+def test_halt_command_when_the_file_names_a_block_announces_the_manual_halt(promoted, receiver, tmp_path):
+    path = promoted.trading_file(tmp_path, "aapl-manual", notify={"block": BLOCK})
+    result = CliRunner().invoke(app, ["halt", str(path), "--reason", "earnings call"])
+    assert result.exit_code == 0, result.output
+    (message,) = [t for t in receiver.texts() if "aapl-manual" in t]
+    assert message == "quantgate aapl-manual: HALTED | aapl-manual HALTED: MANUAL_HALTED: earnings call"
+
+
+def test_halt_command_when_the_block_does_not_exist_says_so_in_one_line(promoted, tmp_path):
+    path = promoted.trading_file(tmp_path, "aapl-noblock", notify={"block": "custom-webhook/nobody-saved-this"})
+    result = CliRunner().invoke(app, ["halt", str(path), "--reason", "x"])
+    assert result.exit_code != 0
+    assert "notify.block custom-webhook/nobody-saved-this: cannot load it" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_trade_flow_publishes_orders_and_positions_tables_per_cycle(promoted, tmp_path):
+    from flows.trade import trade_flow
+
+    path = promoted.trading_file(tmp_path, "aapl-artifacts")
+    result = trade_flow(str(path), as_of=AS_OF)
+    (order,) = result.orders
+    (orders,) = _artifacts("aapl-artifacts-orders")
+    (positions,) = _artifacts("aapl-artifacts-positions")
+    assert orders.type == "table" and positions.type == "table"
+    rows = json.loads(orders.data) if isinstance(orders.data, str) else orders.data
+    assert [(r["client_order_id"], r["status"]) for r in rows] == [(order.client_order_id, "FILLED")]
+    held = json.loads(positions.data) if isinstance(positions.data, str) else positions.data
+    assert {r["symbol"]: r["quantity"] for r in held}["AAPL"] == pytest.approx(order.quantity)
+    assert "CASH" in {r["symbol"] for r in held}
+
+
+def test_trade_flow_logs_one_mlflow_run_per_trading_day_with_metrics_by_bar(promoted, tmp_path):
+    from mlflow import MlflowClient
+
+    from flows.trade import trade_flow
+    from pipeline.execution.tracking import DAY_TAG
+
+    path = promoted.trading_file(tmp_path, "aapl-days")
+    trade_flow(str(path), as_of=AS_OF)
+    trade_flow(str(path), as_of=AS_OF)  # a rerun of the same bar: the same day's run, no second run
+    trade_flow(str(path), as_of="2012-06-06T00:00:00")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("trading/aapl-days")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.tags[DAY_TAG] for r in runs) == ["2012-06-04", "2012-06-05"]
+    day = next(r for r in runs if r.data.tags[DAY_TAG] == "2012-06-04")
+    assert day.info.status == "FINISHED" and day.data.tags["model_version"] == promoted.version
+    step = int(dt.datetime(2012, 6, 4, tzinfo=dt.UTC).timestamp() * 1000)
+    orders = client.get_metric_history(day.info.run_id, "orders")
+    assert [(m.step, m.value) for m in orders] == [(step, 1.0), (step, 1.0)]  # the rerun: the same one order
+    (exposure, *_) = client.get_metric_history(day.info.run_id, "gross_exposure")
+    assert 0.0 < exposure.value <= 1.0 + 1e-9
+    assert {"equity", "pnl", "net_exposure", "orders_denied"} <= set(day.data.metrics)
+
+
+def test_day_run_when_cycles_race_for_a_new_day_creates_one_run(promoted):
+    from mlflow import MlflowClient
+
+    from pipeline.execution import tracking
+    from pipeline.tracking import configure_mlflow
+
+    configure_mlflow()
+    day = dt.date(2012, 7, 2)
+    barrier = threading.Barrier(4)
+    found: list[str] = []
+
+    def cycle() -> None:
+        barrier.wait(timeout=60)
+        found.append(tracking.day_run("aapl-race", day))
+
+    threads = [threading.Thread(target=cycle) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(found) == 4 and len(set(found)) == 1
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("trading/aapl-race")
+    assert len(client.search_runs([experiment.experiment_id])) == 1
