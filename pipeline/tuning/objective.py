@@ -146,8 +146,8 @@ def score_on_validation(
     features = valid.features
     proba = pd.DataFrame(model.predict_proba(features), index=features.index)
     backtest = run_backtest(valid.bars, proba, config, periods_per_year)
-    metrics["val_sharpe"] = float(backtest.metrics["sharpe"])
-    metrics["val_total_return"] = float(backtest.metrics["total_return"])
+    metrics["val_sharpe"] = backtest.metrics.sharpe
+    metrics["val_total_return"] = backtest.metrics.total_return
     metrics["best_iteration"] = float(model.best_iteration)
     key = f"val_{metric}"
     if key not in metrics:
