@@ -156,6 +156,9 @@ def stage_breakdown(config_path: Path, repeats: int) -> tuple[dict, dict]:
             return run_backtest(dataset.test.bars, proba, config, bars.periods_per_year)
 
         result = timed("predict + backtest", backtest)
+        from pipeline.tracking.mlflow_setup import configure_mlflow
+
+        configure_mlflow()
         run = timed("open run (ExperimentRun)", lambda: ExperimentRun(config).__enter__())
         record = timed(
             "MLflow logging (log_experiment_run)",

@@ -8,6 +8,7 @@ from pipeline.experiment import ExperimentOutcome
 from pipeline.experiment.gate import TrialContext
 from pipeline.experiment.outcome import build_outcome
 from pipeline.experiment.run import ExperimentRun
+from pipeline.tracking.mlflow_setup import configure_mlflow
 from pipeline.tracking.tags import SWEEP_FAMILY as FAMILY_TAG
 from tasks.backtest import backtest, pool
 from tasks.config import load_config
@@ -40,6 +41,7 @@ def experiment_flow(
     A sweep passes ``parent_run_id`` (its MLflow run), ``sweep_family`` and ``family_size`` so the gate's
     deflated Sharpe counts the sibling configs as trials; ``trials`` adds trials from elsewhere.
     """
+    configure_mlflow()  # the one place an experiment points MLflow at its store (also in sweep workers)
     config = load_config(config_path, variant)
     if parent_run_id is None:  # a sweep reaps once, before its first experiment
         reap_stale()
@@ -80,7 +82,7 @@ def experiment_flow(
         )
         has_model, has_metadata = check_artifacts(record)
         if sweep_family is not None:
-            trials = count_trials(sweep_family, family_size, record.run_id, result.metrics["sharpe"], trials)
+            trials = count_trials(sweep_family, family_size, record.run_id, result.metrics.sharpe, trials)
         report, _ = gate(
             record,
             config=config,
@@ -92,7 +94,7 @@ def experiment_flow(
             has_model_artifact=has_model,
             has_feature_metadata=has_metadata,
             trials=trials,
-            fold_excess_returns=[r.metrics["excess_return"] for r in fold_results] or None,
+            fold_excess_returns=[r.metrics.excess_return for r in fold_results] or None,
             own_trials=tuned.trials.n_trials - prior_trials if tuned else 1,
             sweep_family=sweep_family,
         )

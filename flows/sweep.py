@@ -17,6 +17,7 @@ from flows.experiment import experiment_flow
 from pipeline.errors import PlatformError, first_line
 from pipeline.experiment import ExperimentOutcome
 from pipeline.sweep import SweepItem, hold
+from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
 from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep
 from tasks.tracking import reap_stale
@@ -90,6 +91,7 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
     """Run every experiment under ``folder``, ``parallel`` at a time (worker processes when > 1), also when
     started from a deployment."""
     on_result = _listener(listener)
+    configure_mlflow()
     reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)

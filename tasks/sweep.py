@@ -10,7 +10,7 @@ from pipeline.experiment import load_experiment_bars
 from pipeline.experiment.gate import TrialContext
 from pipeline.sweep import Claim, SweepItem, SweepPlan, claim_item, combine, discover, leaderboard, sibling_trials
 from pipeline.sweep.record import close_sweep_run, open_sweep_run
-from pipeline.tracking import data_fingerprint
+from pipeline.tracking import configure_mlflow, data_fingerprint
 from tasks._common import IN_MEMORY
 
 
@@ -23,7 +23,9 @@ def plan_sweep(folder: str) -> SweepPlan:
 @task(name="claim-experiment", **IN_MEMORY)
 def claim(item: SweepItem, force: bool) -> Claim:
     """Claim the config for this sweep unless it ran on the same data and code, or another sweep runs it
-    (ingests the data if needed: the claim is per data fingerprint)."""
+    (ingests the data if needed: the claim is per data fingerprint). Points MLflow at the store: it may
+    run first in a sweep's worker process."""
+    configure_mlflow()
     bars = load_experiment_bars(item.config.data)
     return claim_item(item, data_fingerprint(bars.bars), force=force)
 

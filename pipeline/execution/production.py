@@ -65,7 +65,7 @@ def production_version(model_name: str) -> tuple[str, str] | None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from pipeline.registry.models import PRODUCTION_ALIAS
+    from pipeline.registry.queries import PRODUCTION_ALIAS
 
     try:
         version = MlflowClient().get_model_version_by_alias(model_name, PRODUCTION_ALIAS)

@@ -90,6 +90,9 @@ def run_name(config: ExperimentConfig) -> str:
 class ExperimentRun:
     """Own one experiment's MLflow run: open it on ``__enter__``, end it on ``__exit__``.
 
+    The caller (a flow, task or CLI command) has pointed MLflow at the store with
+    :func:`pipeline.tracking.configure_mlflow`.
+
     Parameters
     ----------
     config : ExperimentConfig
@@ -152,9 +155,8 @@ class ExperimentRun:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def __enter__(self) -> ExperimentRun:
-        from pipeline.tracking import configure_mlflow, start_run
+        from pipeline.tracking import start_run
 
-        configure_mlflow()
         self._logger = start_run(
             self.config.name,
             run_name=run_name(self.config),

@@ -1,12 +1,10 @@
 """Labels: targets computed from future prices, one segment at a time.
 
-``build_dataset`` lives in :mod:`pipeline.split` (it splits first, then labels); it is re-exported here
-lazily so that ``from pipeline.labels import build_dataset`` works without an import cycle.
+Labels know nothing of splits. :mod:`pipeline.split` depends on this package (it splits first, then labels each
+segment with :func:`make_labels`); ``build_dataset`` lives there, and this package never imports it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pipeline.labels.targets import (
     PROFIT_CLASS,
@@ -24,17 +22,9 @@ __all__ = [
     "STOP_CLASS",
     "VERTICAL_CLASS",
     "binary_labels",
-    "build_dataset",
     "forward_returns",
     "make_labels",
     "multiclass_labels",
     "triple_barrier_labels",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "build_dataset":
-        from pipeline.split import build_dataset
-
-        return build_dataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

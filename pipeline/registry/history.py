@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -22,12 +22,14 @@ from pipeline.store.models import PromotionEvent
 
 FLOW_ACTOR = "quantgate-flow"
 _ACTOR_LIMIT = 128
-_COLUMNS = ("id", "model_name", "version", "from_stage", "to_stage", "actor", "reason", "run_id", "gate_passed")
 
 
 @dataclass(frozen=True)
 class HistoryRow:
-    """A stage change about to be recorded."""
+    """One stage change: about to be recorded (``id`` None), or read back from ``promotion_history``.
+
+    Fields read as attributes (``row.to_stage``) or, like the table row, by column name (``row["to_stage"]``).
+    """
 
     model_name: str
     version: str
@@ -39,6 +41,15 @@ class HistoryRow:
     gate_passed: bool | None
     forced: bool
     at: dt.datetime
+    id: int | None = None
+
+    def __getitem__(self, column: str) -> Any:
+        if column not in _FIELDS:
+            raise KeyError(column)
+        return getattr(self, column)
+
+
+_FIELDS = frozenset(field.name for field in fields(HistoryRow))
 
 
 def default_actor() -> str:
@@ -108,7 +119,10 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connect
     if not rows:
         return
     engine = get_engine(db_url)
-    payload = [asdict(row) | {"actor": row.actor[:_ACTOR_LIMIT]} for row in rows]
+    payload = [
+        {key: value for key, value in asdict(row).items() if key != "id"} | {"actor": row.actor[:_ACTOR_LIMIT]}
+        for row in rows
+    ]
     try:
         if connection is not None:
             connection.execute(insert(PromotionEvent), payload)
@@ -124,7 +138,7 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connect
         ) from exc
 
 
-def read_history(model_name: str | None = None, db_url: str | None = None) -> list[dict[str, Any]]:
+def read_history(model_name: str | None = None, db_url: str | None = None) -> list[HistoryRow]:
     """Return recorded stage changes, oldest first.
 
     Parameters
@@ -136,9 +150,8 @@ def read_history(model_name: str | None = None, db_url: str | None = None) -> li
 
     Returns
     -------
-    list[dict[str, Any]]
-        Dicts with ``id, model_name, version, from_stage, to_stage, actor, reason, run_id, gate_passed,
-        forced, at`` (``at`` a UTC datetime).
+    list[HistoryRow]
+        Rows with their ``id`` (``at`` a UTC datetime).
     """
     engine = get_engine(db_url)
     table = PromotionEvent.__table__
@@ -153,4 +166,4 @@ def read_history(model_name: str | None = None, db_url: str | None = None) -> li
             f"cannot read promotion history from {settings.redact_url(str(engine.url))}: "
             f"{exc.__class__.__name__}: {first_line(exc)}"
         ) from exc
-    return [{key: row[key] for key in (*_COLUMNS, "forced", "at")} for row in result]
+    return [HistoryRow(**{name: row[name] for name in _FIELDS}) for row in result]

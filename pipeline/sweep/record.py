@@ -13,9 +13,8 @@ SWEEP_EXPERIMENT = "quantgate-sweeps"
 
 def open_sweep_run(plan: SweepPlan, parallel: int) -> str:
     """Create the sweep's parent run; returns its id."""
-    from pipeline.tracking import configure_mlflow, start_run
+    from pipeline.tracking import start_run
 
-    configure_mlflow()
     logger = start_run(
         SWEEP_EXPERIMENT,
         run_name=plan.family,

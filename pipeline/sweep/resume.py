@@ -15,9 +15,8 @@ def completed_run(item: SweepItem, fingerprint: str) -> str | None:
     """
     from mlflow import MlflowClient
 
-    from pipeline.tracking import configure_mlflow, find_finished_run
+    from pipeline.tracking import find_finished_run
 
-    configure_mlflow()
     run_id = find_finished_run(
         item.config.name,
         {

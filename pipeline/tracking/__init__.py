@@ -1,9 +1,11 @@
 """Log quantgate experiment runs to MLflow.
 
-``configure_mlflow()`` points tracking and the registry at one store; ``start_run()`` returns a
-:class:`RunLogger` for params, tags, metrics, artifacts and the XGBoost model; ``find_finished_run()``
-lets sweeps resume; ``reap_stale_runs()`` marks RUNNING runs of dead processes KILLED; tag names live in
-:mod:`pipeline.tracking.tags`. Names are loaded lazily so that importing :mod:`pipeline.tracking.fingerprint` or
+``configure_mlflow()`` points tracking and the registry at one store (entry points call it: flows, tasks,
+the CLI; library code assumes it was called); ``start_run()`` returns a :class:`RunLogger` (the generic
+:class:`MlflowRunLogger` of :mod:`.mlflow_run` plus quantgate's run record of :mod:`.run` and the XGBoost
+model of :mod:`.model`); ``find_finished_run()`` (:mod:`.search`) lets sweeps resume;
+``reap_stale_runs()`` marks RUNNING runs of dead processes KILLED; tag names live in :mod:`pipeline.tracking.tags`.
+Names are loaded lazily so that importing :mod:`pipeline.tracking.fingerprint` or
 ``pipeline`` does not import MLflow (about 2 s).
 """
 
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.tracking.fingerprint import data_fingerprint
+    from pipeline.tracking.mlflow_run import MlflowRunLogger, finite_metrics, metric_name
     from pipeline.tracking.mlflow_setup import (
         configure_mlflow,
         ensure_experiment,
@@ -22,17 +25,10 @@ if TYPE_CHECKING:
         resolve_tracking_uri,
         run_url_hint,
     )
+    from pipeline.tracking.model import LoggedModelRef, default_pip_requirements
     from pipeline.tracking.plots import equity_curve_figure, feature_importance_figure
-    from pipeline.tracking.run import (
-        LoggedModelRef,
-        RunLogger,
-        default_pip_requirements,
-        find_finished_run,
-        finite_metrics,
-        git_state,
-        metric_name,
-        start_run,
-    )
+    from pipeline.tracking.run import RunLogger, git_state, start_run
+    from pipeline.tracking.search import find_finished_run
     from pipeline.tracking.stale import ReapedRun, owner_tags, reap_stale_runs
 
 _EXPORTS: dict[str, str] = {
@@ -45,13 +41,14 @@ _EXPORTS: dict[str, str] = {
     "run_url_hint": "pipeline.tracking.mlflow_setup",
     "equity_curve_figure": "pipeline.tracking.plots",
     "feature_importance_figure": "pipeline.tracking.plots",
-    "LoggedModelRef": "pipeline.tracking.run",
+    "MlflowRunLogger": "pipeline.tracking.mlflow_run",
+    "finite_metrics": "pipeline.tracking.mlflow_run",
+    "metric_name": "pipeline.tracking.mlflow_run",
+    "LoggedModelRef": "pipeline.tracking.model",
+    "default_pip_requirements": "pipeline.tracking.model",
     "RunLogger": "pipeline.tracking.run",
-    "default_pip_requirements": "pipeline.tracking.run",
-    "find_finished_run": "pipeline.tracking.run",
-    "finite_metrics": "pipeline.tracking.run",
     "git_state": "pipeline.tracking.run",
-    "metric_name": "pipeline.tracking.run",
+    "find_finished_run": "pipeline.tracking.search",
     "start_run": "pipeline.tracking.run",
     "ReapedRun": "pipeline.tracking.stale",
     "owner_tags": "pipeline.tracking.stale",
@@ -60,6 +57,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "LoggedModelRef",
+    "MlflowRunLogger",
     "ReapedRun",
     "RunLogger",
     "configure_mlflow",

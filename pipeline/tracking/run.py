@@ -1,146 +1,60 @@
-"""Log one quantgate experiment run to MLflow.
+"""quantgate's run record in MLflow: the config, code, data, gate verdict and model of one experiment run.
 
-:func:`start_run` creates the run and returns a :class:`RunLogger` bound to its id; use it as a context
-manager (the run ends FINISHED, or FAILED when the block raises, KILLED on Ctrl-C) or call
-:meth:`RunLogger.end` yourself. Every call goes through :class:`mlflow.MlflowClient` with the run id, not
-through MLflow's thread-local "active run", so a logger can be handed between threads (Prefect tasks).
-
-Only the experiment config becomes params; environment variables are never logged.
+:func:`start_run` creates the run (owner-tagged so a dead process's run can be reaped) and returns a
+:class:`RunLogger`: the generic :class:`pipeline.tracking.mlflow_run.MlflowRunLogger` plus quantgate's own
+records. Only the experiment config becomes params; environment variables are never logged.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import logging
-import math
-import re
 import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import mlflow
-import numpy as np
 import pandas as pd
-from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
 from pipeline.config import ExperimentConfig, config_hash, flatten_config
 from pipeline.errors import TrackingError, first_line
 from pipeline.tracking import tags as T
 from pipeline.tracking.fingerprint import FINGERPRINT_SCHEME, data_fingerprint
+from pipeline.tracking.mlflow_run import (
+    CURRENT_RUN,
+    PARAM_VALUE_LIMIT,
+    TAG_VALUE_LIMIT,
+    TRUNCATION_MARK,
+    MlflowRunLogger,
+    _jsonable,
+    finite_metrics,
+    metric_name,
+)
 from pipeline.tracking.mlflow_setup import ensure_experiment
+from pipeline.tracking.model import LoggedModelRef, default_pip_requirements, log_xgboost_model
+from pipeline.tracking.search import find_finished_run
 from pipeline.tracking.stale import owner_tags
 
 if TYPE_CHECKING:
     import xgboost as xgb
-    from matplotlib.figure import Figure
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "PARAM_VALUE_LIMIT",
+    "TAG_VALUE_LIMIT",
+    "TRUNCATION_MARK",
+    "LoggedModelRef",
+    "RunLogger",
+    "default_pip_requirements",
+    "find_finished_run",
+    "finite_metrics",
+    "git_state",
+    "metric_name",
+    "start_run",
+]
 
-PARAM_VALUE_LIMIT = MAX_PARAM_VAL_LENGTH  # 6000 characters in MLflow 3
-TRUNCATION_MARK = "...[truncated]"
-TAG_VALUE_LIMIT = 8000
-_BATCH = 100  # MLflow's log_batch accepts at most 100 params / 1000 metrics / 100 tags per call
-_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
 _UNKNOWN = "unknown"
-_CURRENT: ContextVar[RunLogger | None] = ContextVar("quantgate_current_run", default=None)
-
-
-@dataclass(frozen=True)
-class LoggedModelRef:
-    """Where a logged model lives.
-
-    Attributes
-    ----------
-    model_uri : str
-        ``models:/<model id>``: loadable with ``mlflow.xgboost.load_model`` and registrable.
-    model_id : str
-        MLflow 3's logged-model id (``m-...``).
-    run_id : str
-        The run that logged it.
-    artifact_name : str
-        The model's name within the run (``model``).
-    """
-
-    model_uri: str
-    model_id: str
-    run_id: str
-    artifact_name: str
-
-
-def metric_name(name: str) -> str:
-    """Return ``name`` as a valid MLflow metric/tag key (disallowed characters become ``_``).
-
-    Parameters
-    ----------
-    name : str
-        A metric name such as ``sharpe`` or ``gate.psr``.
-
-    Returns
-    -------
-    str
-        The name with every character outside ``[A-Za-z0-9_-. /]`` replaced by ``_``.
-    """
-    cleaned = _NAME_BAD_CHARS.sub("_", str(name).strip())
-    return cleaned or "_"
-
-
-def finite_metrics(values: Mapping[str, Any]) -> tuple[dict[str, float], list[str]]:
-    """Split ``values`` into loggable floats and the names that were skipped.
-
-    Booleans become 0/1, numpy scalars become floats; ``None``, NaN, +-inf and non-numbers are skipped.
-
-    Parameters
-    ----------
-    values : Mapping[str, Any]
-        Metric name to value.
-
-    Returns
-    -------
-    tuple[dict[str, float], list[str]]
-        ``(metrics, skipped)`` with names cleaned by :func:`metric_name`.
-    """
-    metrics: dict[str, float] = {}
-    skipped: list[str] = []
-    for raw_name, value in values.items():
-        name = metric_name(raw_name)
-        if isinstance(value, bool | np.bool_):
-            metrics[name] = float(value)
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            skipped.append(name)
-            continue
-        if math.isfinite(number):
-            metrics[name] = number
-        else:
-            skipped.append(name)
-    return metrics, skipped
-
-
-def _clip(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 def git_state(path: str | Path | None = None) -> tuple[str, str]:
@@ -177,123 +91,11 @@ def git_state(path: str | Path | None = None) -> tuple[str, str]:
     return commit, "true" if status.strip() else "false"
 
 
-class RunLogger:
-    """Log params, tags, metrics, artifacts and the model of one MLflow run.
+class RunLogger(MlflowRunLogger):
+    """Log one quantgate experiment run: the generic logger plus config, git, data, gate and model records.
 
-    Create it with :func:`start_run`. Every method raises :class:`TrackingError` (one line, naming the
-    run) when MLflow fails.
-
-    Parameters
-    ----------
-    run_id : str
-        The MLflow run id.
-    experiment_name : str
-        The experiment the run belongs to (for messages).
-    client : mlflow.MlflowClient, optional
-        The client to use; defaults to one on the configured tracking URI.
+    Create it with :func:`start_run`.
     """
-
-    def __init__(self, run_id: str, experiment_name: str, client: mlflow.MlflowClient | None = None) -> None:
-        self.run_id = run_id
-        self.experiment_name = experiment_name
-        self.client = client or mlflow.MlflowClient()
-        self._ended = False
-        self._tokens: list[Token[RunLogger | None]] = []
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-
-    def __enter__(self) -> RunLogger:
-        self._tokens.append(_CURRENT.set(self))
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._tokens:
-            _CURRENT.reset(self._tokens.pop())
-        if exc_type is None:
-            self.end("FINISHED")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.end("KILLED")
-        else:
-            try:
-                self.end("FAILED")
-            except TrackingError:
-                logger.exception("could not mark run %s FAILED", self.run_id)
-
-    def end(self, status: str = "FINISHED") -> None:
-        """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``); later calls do nothing.
-
-        Parameters
-        ----------
-        status : str
-            The terminal status.
-        """
-        if self._ended:
-            return
-        with self._wrap(f"end with status {status}"):
-            self.client.set_terminated(self.run_id, status=status)
-        self._ended = True
-
-    @property
-    def artifact_uri(self) -> str:
-        """The run's artifact root URI."""
-        with self._wrap("read artifact URI"):
-            return self.client.get_run(self.run_id).info.artifact_uri
-
-    @contextmanager
-    def _wrap(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except TrackingError:
-            raise
-        except (MlflowException, OSError) as exc:
-            raise TrackingError(
-                f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: {first_line(exc)}"
-            ) from exc
-        except Exception as exc:
-            # SQLAlchemy errors surface when the store itself fails (database down, schema mismatch).
-            if exc.__class__.__module__.startswith("sqlalchemy"):
-                raise TrackingError(
-                    f"MLflow run {self.run_id} ({self.experiment_name}): cannot {action}: "
-                    f"{exc.__class__.__name__}: {first_line(exc)}"
-                ) from exc
-            raise
-
-    # -- tags and params ---------------------------------------------------------------------------------
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set run tags (values become strings, clipped to MLflow's limit).
-
-        Parameters
-        ----------
-        tags : Mapping[str, Any]
-            Tag key to value.
-        """
-        items = [RunTag(str(key), _clip(str(value), TAG_VALUE_LIMIT)) for key, value in tags.items()]
-        with self._wrap("set tags"):
-            for start in range(0, len(items), _BATCH):
-                self.client.log_batch(self.run_id, tags=items[start : start + _BATCH])
-
-    def log_params(self, params: Mapping[str, Any]) -> dict[str, str]:
-        """Log params, clipping values longer than MLflow's 6000-character limit.
-
-        Parameters
-        ----------
-        params : Mapping[str, Any]
-            Param key to value.
-
-        Returns
-        -------
-        dict[str, str]
-            What was logged (after clipping).
-        """
-        logged = {str(key): _clip(str(value), PARAM_VALUE_LIMIT) for key, value in params.items()}
-        items = [Param(key, value) for key, value in logged.items()]
-        with self._wrap("log params"):
-            for start in range(0, len(items), _BATCH):
-                self.client.log_batch(self.run_id, params=items[start : start + _BATCH])
-        return logged
 
     def log_config(self, config: ExperimentConfig, yaml_path: str | Path | None = None) -> str:
         """Log the experiment config: flattened params, the YAML file, the resolved config and its hash.
@@ -431,43 +233,6 @@ class RunLogger:
         with self._wrap("log dataset input"):
             self.client.log_inputs(self.run_id, datasets=[entry])
 
-    # -- metrics -----------------------------------------------------------------------------------------
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0, prefix: str = "") -> dict[str, float]:
-        """Log numeric metrics; non-finite and non-numeric values are skipped, not failed.
-
-        Skipped names are listed in the tag ``quantgate.skipped_metrics`` (NaN Sharpe of a flat
-        strategy is information, not an error).
-
-        Parameters
-        ----------
-        metrics : Mapping[str, Any]
-            Metric name to value (backtest metric names are used as they are).
-        step : int
-            The step to log at.
-        prefix : str
-            Prepended to every name (e.g. ``"gate."``), unless a name already starts with it.
-
-        Returns
-        -------
-        dict[str, float]
-            What was logged.
-        """
-        named = {(key if key.startswith(prefix) else prefix + key): value for key, value in metrics.items()}
-        values, skipped = finite_metrics(named)
-        timestamp = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-        items = [Metric(key, value, timestamp, step) for key, value in values.items()]
-        with self._wrap("log metrics"):
-            for start in range(0, len(items), 1000):
-                self.client.log_batch(self.run_id, metrics=items[start : start + 1000])
-        if skipped:
-            logger.info("run %s: skipped non-finite or non-numeric metrics %s", self.run_id, skipped)
-            with self._wrap("read tags"):
-                previous = self.client.get_run(self.run_id).data.tags.get(T.SKIPPED_METRICS, "")
-            names = sorted({*filter(None, previous.split(",")), *skipped})
-            self.set_tags({T.SKIPPED_METRICS: ",".join(names)})
-        return values
-
     def log_gate(
         self,
         report: Mapping[str, Any],
@@ -519,75 +284,6 @@ class RunLogger:
         if markdown is not None:
             self.log_text_artifact(markdown, "gate/report.md")
 
-    # -- artifacts ---------------------------------------------------------------------------------------
-
-    def log_dict_artifact(self, obj: Mapping[str, Any] | list[Any], path: str) -> None:
-        """Log ``obj`` as a JSON artifact at ``path`` (datetimes, numpy scalars and paths become strings).
-
-        Parameters
-        ----------
-        obj : Mapping or list
-            A JSON-like object (quality report, feature metadata, gate report).
-        path : str
-            Run-relative artifact path ending in ``.json``.
-        """
-        text = json.dumps(obj, indent=2, sort_keys=False, default=_jsonable, allow_nan=True)
-        self.log_text_artifact(text, path)
-
-    def log_text_artifact(self, text: str, path: str) -> None:
-        """Log ``text`` as an artifact at ``path`` (e.g. ``gate/report.md``).
-
-        Parameters
-        ----------
-        text : str
-            The content (UTF-8).
-        path : str
-            Run-relative artifact path.
-        """
-        with self._wrap(f"log artifact {path}"):
-            self.client.log_text(self.run_id, text, path)
-
-    def log_file_artifact(self, local_path: str | Path, artifact_dir: str | None = None) -> None:
-        """Log a local file (its name kept) under ``artifact_dir``.
-
-        Parameters
-        ----------
-        local_path : str or Path
-            The file.
-        artifact_dir : str, optional
-            Run-relative folder.
-        """
-        with self._wrap(f"log artifact {local_path}"):
-            self.client.log_artifact(self.run_id, str(local_path), artifact_dir)
-
-    def log_figure(self, fig: Figure, path: str, close: bool = True) -> None:
-        """Log a matplotlib figure as a PNG artifact.
-
-        Parameters
-        ----------
-        fig : matplotlib.figure.Figure
-            The figure.
-        path : str
-            Run-relative artifact path ending in ``.png``.
-        close : bool
-            Close the figure afterwards (frees its memory).
-        """
-        if not path.lower().endswith(".png"):
-            raise TrackingError(f"MLflow run {self.run_id}: figure artifact {path!r} must end in .png")
-        try:
-            with tempfile.TemporaryDirectory(prefix="qg-fig-") as folder:
-                local = Path(folder) / Path(path).name
-                fig.savefig(local, format="png", dpi=100, bbox_inches="tight")
-                parent = str(Path(path).parent)
-                self.log_file_artifact(local, None if parent == "." else parent)
-        finally:
-            if close:
-                pyplot = sys.modules.get("matplotlib.pyplot")  # only pyplot-made figures need closing
-                if pyplot is not None:
-                    pyplot.close(fig)
-
-    # -- model -------------------------------------------------------------------------------------------
-
     def log_xgboost_model(
         self,
         booster: xgb.Booster,
@@ -596,85 +292,14 @@ class RunLogger:
         pip_requirements: list[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> LoggedModelRef:
-        """Log an XGBoost booster with a signature and an input example (MLflow 3 logged model).
-
-        The signature is inferred from ``input_example`` (its first rows, index dropped) and the booster's
-        predictions on it. Requirements are passed explicitly (mlflow, xgboost, numpy, pandas, scipy at
-        their installed versions) to skip MLflow's slow requirement inference.
-
-        Parameters
-        ----------
-        booster : xgboost.Booster
-            The trained model.
-        input_example : pandas.DataFrame
-            Feature rows in the order the model expects.
-        artifact_name : str
-            The logged model's name in the run.
-        pip_requirements : list[str], optional
-            Overrides the default requirements.
-        metadata : Mapping[str, Any], optional
-            Stored in the MLmodel file (e.g. ``n_classes``, feature names).
-
-        Returns
-        -------
-        LoggedModelRef
-            ``model_uri`` (``models:/<model id>``) and ``model_id``.
-        """
-        import mlflow.xgboost
-        import xgboost as xgb
-        from mlflow.models import infer_signature
-
-        example = input_example.head(5).reset_index(drop=True)
-        with self._wrap(f"log model {artifact_name}"):
-            predictions = booster.predict(xgb.DMatrix(example))
-            signature = infer_signature(example, predictions)
-            # Create the logged model in the run's experiment ourselves: without an active fluent run
-            # MLflow would file it under the *current* experiment (Default, ./mlruns).
-            run = self.client.get_run(self.run_id)
-            logged = mlflow.initialize_logged_model(
-                name=artifact_name,
-                source_run_id=self.run_id,
-                params=dict(run.data.params),
-                experiment_id=run.info.experiment_id,
-            )
-            info = mlflow.xgboost.log_model(
-                booster,
-                name=artifact_name,
-                model_id=logged.model_id,
-                signature=signature,
-                input_example=example,
-                pip_requirements=pip_requirements or default_pip_requirements(),
-                metadata=dict(metadata) if metadata else None,
-                run_id=self.run_id,
-            )
-        return LoggedModelRef(
-            model_uri=info.model_uri, model_id=info.model_id, run_id=self.run_id, artifact_name=artifact_name
-        )
+        """Log an XGBoost booster with signature and example (:func:`pipeline.tracking.model.log_xgboost_model`)."""
+        return log_xgboost_model(self, booster, input_example, artifact_name, pip_requirements, metadata)
 
 
 def _bool_text(value: Any) -> str:
     if isinstance(value, str):
         return value.lower()
     return "true" if bool(value) else "false"
-
-
-def default_pip_requirements() -> list[str]:
-    """Return the requirements written next to a logged XGBoost model (installed versions).
-
-    Returns
-    -------
-    list[str]
-        ``name==version`` for mlflow, xgboost, numpy, pandas and scipy.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    requirements = []
-    for package in ("mlflow", "xgboost", "numpy", "pandas", "scipy"):
-        try:
-            requirements.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            requirements.append(package)
-    return requirements
 
 
 def start_run(
@@ -719,7 +344,7 @@ def start_run(
     from mlflow.tracking.context.registry import resolve_tags
 
     if nested and parent_run_id is None:
-        enclosing = _CURRENT.get()
+        enclosing = CURRENT_RUN.get()
         active = mlflow.active_run()
         if enclosing is not None:
             parent_run_id = enclosing.run_id
@@ -737,44 +362,3 @@ def start_run(
     except MlflowException as exc:
         raise TrackingError(f"experiment {experiment_name!r}: cannot start run: {first_line(exc)}") from exc
     return RunLogger(run.info.run_id, experiment_name, client)
-
-
-def _filter_value(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise TrackingError(f"tag value {value!r} contains both quote characters; cannot search for it")
-
-
-def find_finished_run(experiment_name: str, tags: Mapping[str, Any]) -> str | None:
-    """Return the newest FINISHED run of ``experiment_name`` carrying all ``tags``, or None.
-
-    Parameters
-    ----------
-    experiment_name : str
-        The MLflow experiment.
-    tags : Mapping[str, Any]
-        Tag key to value; all must match exactly (values compared as strings).
-
-    Returns
-    -------
-    str or None
-        The run id, or None when the experiment or such a run does not exist.
-    """
-    client = mlflow.MlflowClient()
-    try:
-        experiment = client.get_experiment_by_name(experiment_name)
-        if experiment is None or experiment.lifecycle_stage == "deleted":
-            return None
-        clauses = [f"tags.`{key}` = {_filter_value(str(value))}" for key, value in tags.items()]
-        clauses.append("attributes.status = 'FINISHED'")
-        runs = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=" AND ".join(clauses),
-            max_results=1,
-            order_by=["attributes.start_time DESC"],
-        )
-    except MlflowException as exc:
-        raise TrackingError(f"experiment {experiment_name!r}: cannot search runs: {first_line(exc)}") from exc
-    return runs[0].info.run_id if runs else None

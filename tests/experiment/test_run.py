@@ -10,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pipeline.experiment.run import ExperimentRun, pause_for_test
+from pipeline.tracking import configure_mlflow
 from pipeline.tracking import tags as T
 from tests.tracking.builders import experiment
 
@@ -18,6 +19,7 @@ from tests.tracking.builders import experiment
 def sqlite_mlflow(qg_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """MLflow on a fresh SQLite file with no connection pool, so replacing the file breaks the store."""
     monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
+    configure_mlflow()
     yield qg_home
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)

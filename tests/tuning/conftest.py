@@ -36,3 +36,13 @@ def tuning_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.delenv("QUANTGATE_DB_URL", raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         yield home
+
+
+@pytest.fixture(autouse=True)
+def _tracking_configured(request: pytest.FixtureRequest) -> None:
+    """Point MLflow at the module's store before each test that uses it, as a flow or the CLI would."""
+    if "tuning_home" in request.fixturenames:
+        request.getfixturevalue("tuning_home")
+        from pipeline.tracking import configure_mlflow
+
+        configure_mlflow()

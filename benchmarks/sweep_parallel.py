@@ -1,0 +1,169 @@
+"""A sweep of 20 configs: ``quantgate sweep FOLDER --parallel 2`` versus ``--parallel 1``, side by side.
+
+Generates 20 small experiment YAMLs (4 sample symbols x 5 holding periods, 50 boosting rounds, daily bars
+2005-2012) into a temporary folder and times the ``quantgate sweep`` command as a subprocess (what a user
+types). Every sweep talks to one background Prefect server (``quantgate server start`` in a throw-away home,
+passed as ``PREFECT_API_URL``), started and warmed by an untimed one-config sweep before the first timed
+one, so neither Prefect's start-up nor its migrations are in the numbers. Each timed sweep gets its own
+empty QUANTGATE_HOME (resumability and the sweep claims skip nothing; every sweep ingests the same bars).
+Modes alternate within each repeat; the load average is recorded before and after every sweep (the
+machine may be shared). ``--parallel N`` runs the items in N spawned worker processes that stay warm
+across items (``flows/sweep.py``), so a sweep pays N workers' imports once, not once per item.
+
+Usage::
+
+    .venv/bin/python benchmarks/sweep_parallel.py --repeats 1 --json benchmarks/results/sweep_parallel.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine_info, summarise, table, write_json
+
+SYMBOLS = ("AAPL", "IBM", "MSFT", "GOOG")
+HOLDING_PERIODS = (1, 2, 3, 5, 10)
+
+TEMPLATE = """\
+name: sweep-bench-{symbol_lower}-h{h}
+hypothesis: benchmark config ({symbol}, {h}-bar binary target)
+data: {{source: sample, symbol: {symbol}, timeframe: 1d, start: 2005-01-01, end: 2012-12-31}}
+target: {{kind: binary, holding_period: {h}}}
+model: {{device: cpu, num_boost_round: 50, early_stopping_rounds: 10, params: {{max_depth: 3, eta: 0.1}}}}
+split: {{train: 0.6, validation: 0.2, test: 0.2}}
+strategy: {{mode: long_flat, long_threshold: 0.5}}
+costs: {{fee_bps: 1.0, slippage_bps: 2.0}}
+registry: {{promote: false}}
+"""
+
+
+def write_configs(folder: Path) -> list[Path]:
+    """Write the 20 YAMLs; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for symbol in SYMBOLS:
+        for h in HOLDING_PERIODS:
+            path = folder / f"{symbol.lower()}_h{h}.yaml"
+            path.write_text(TEMPLATE.format(symbol=symbol, symbol_lower=symbol.lower(), h=h))
+            paths.append(path)
+    return paths
+
+
+EXE = shutil.which("quantgate", path=str(Path(sys.executable).parent)) or "quantgate"
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """This environment without quantgate/Prefect/MLflow settings, with ``home`` as QUANTGATE_HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "QUANTGATE_"))}
+    env.update({"QUANTGATE_HOME": str(home), "GIT_PYTHON_REFRESH": "quiet", "COLUMNS": "200"})
+    if "QUANTGATE_GATE_POLICY" in os.environ:
+        env["QUANTGATE_GATE_POLICY"] = os.environ["QUANTGATE_GATE_POLICY"]
+    return env
+
+
+def start_server(home: Path) -> str:
+    """``quantgate server start`` under ``home``; return its API URL."""
+    out = subprocess.run(
+        [EXE, "server", "start"], capture_output=True, text=True, env=base_env(home), timeout=300, check=True
+    )
+    return out.stdout.split(": ", 1)[1].split(" ", 1)[0]
+
+
+def stop_server(home: Path) -> None:
+    subprocess.run([EXE, "server", "stop"], capture_output=True, env=base_env(home), timeout=60, check=False)
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def run_sweep(folder: Path, parallel: int, home: Path, api_url: str, timeout: int) -> tuple[float, int, str]:
+    env = {**base_env(home), "PREFECT_API_URL": api_url}
+    exe = EXE
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [exe, "sweep", str(folder), "--parallel", str(parallel)],
+        capture_output=True, text=True, env=env, cwd=home.parent, timeout=timeout, check=False,
+    )  # fmt: skip
+    return time.perf_counter() - t0, out.returncode, (out.stdout + out.stderr)[-3000:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per sweep")
+    parser.add_argument("--json", help="write the results as JSON to this path")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="qg-bench-sweep-"))
+    configs = root / "configs"
+    write_configs(configs)
+    server_home = root / "server-home"
+    samples: dict[int, list[float]] = {p: [] for p in args.parallel}
+    loads: dict[int, list[tuple[float, float]]] = {p: [] for p in args.parallel}
+    tails: dict[int, str] = {}
+    failures = []
+    try:
+        api_url = start_server(server_home)
+        print(f"background Prefect server: {api_url} (load {load()})", flush=True)
+        warm_folder = root / "warmup"
+        warm_folder.mkdir()
+        shutil.copy(configs / "msft_h5.yaml", warm_folder)
+        warm_s, rc, tail = run_sweep(warm_folder, 1, root / "home-warmup", api_url, args.timeout)
+        if rc != 0:
+            print(f"warm-up sweep failed (rc {rc}):\n{tail}")
+            write_json(args.json, {"error": "warm-up sweep failed", "rc": rc, "output_tail": tail})
+            sys.exit(1)
+        for r in range(args.repeats):
+            for parallel in args.parallel:
+                home = root / f"home-p{parallel}-r{r}"
+                before = load()
+                seconds, rc, tail = run_sweep(configs, parallel, home, api_url, args.timeout)
+                loads[parallel].append((before, load()))
+                tails[parallel] = tail
+                if rc != 0:
+                    failures.append({"parallel": parallel, "repeat": r, "rc": rc, "output_tail": tail})
+                samples[parallel].append(seconds)
+                print(
+                    f"repeat {r + 1}: --parallel {parallel}: {seconds:.1f} s (rc {rc}; load {before} -> {load()})",
+                    flush=True,
+                )
+    finally:
+        stop_server(server_home)
+
+    stats = {p: summarise(ts) for p, ts in samples.items()}
+    results = {
+        "machine": machine_info(),
+        "configs": len(SYMBOLS) * len(HOLDING_PERIODS),
+        "warmup_one_config_s": warm_s,
+        "sweeps": stats,
+        "load_average_1min_before_after": loads,
+        "failures": failures,
+        "output_tail": tails,
+    }
+    base = stats[min(stats)]["median"]
+    rows = [
+        [f"--parallel {p}", st["median"], st["best"], st["median"] / 20, base / st["median"]] for p, st in stats.items()
+    ]
+    print("\n=== quantgate sweep of 20 configs ===")
+    print(table(rows, ["mode", "median s", "best s", "s per config", "speed-up vs first"]))
+    if failures:
+        print(f"\n{len(failures)} sweep(s) exited non-zero; see output_tail in the JSON")
+    print(f"\nlast output (--parallel {max(tails)}):\n{tails[max(tails)][-1500:]}")
+    results["speedup"] = {p: base / st["median"] for p, st in stats.items()}
+    write_json(args.json, results)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
