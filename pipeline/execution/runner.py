@@ -137,8 +137,13 @@ def _unvalidated_tail(key: tuple[str, str, str], bars: pd.DataFrame) -> pd.DataF
     return bars.iloc[max(0, position + 1 - QUALITY_CONTEXT_BARS) :]
 
 
-def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None) -> CycleResult:
-    """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time)."""
+def trade_once(
+    trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None, track: bool = True
+) -> CycleResult:
+    """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time).
+
+    With ``track``, the cycle is also a step of its trading day's MLflow run (after the orders are sent).
+    """
     from pipeline.tracking import configure_mlflow
 
     configure_mlflow()
@@ -157,7 +162,12 @@ def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str
     )
     first = first_decision(model, now)
     bars = load_bars(model, symbols_of(trading, model), first, now.date(), anchor=session.anchor)
-    return run_cycle(session, now, bars, model, timeframe, model.asset_class)
+    result = run_cycle(session, now, bars, model, timeframe, model.asset_class)
+    if track:
+        from pipeline.execution.tracking import log_cycle
+
+        log_cycle(session, result, bars, db_url)
+    return result
 
 
 def _no_model_cycle(trading: TradingFile, now: dt.datetime, db_url: str | None) -> CycleResult:
