@@ -28,9 +28,9 @@ def open_session(
     asset_class: str | None = None,
 ) -> TradingSession:
     """Ledger, broker and risk rules of one strategy (``simulate``: a paper account whatever the file says)."""
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     strategy = strategy or trading.name
     start = anchor or dt.datetime.combine(trading.start or dt.date.today(), dt.time(), dt.UTC)
     if simulate or trading.broker == "paper":

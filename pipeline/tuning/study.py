@@ -152,7 +152,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
     from sqlalchemy.exc import SQLAlchemyError
 
     from pipeline.errors import StoreError
-    from pipeline.store.database import get_engine
+    from pipeline.store.database import ensure_schema
 
     url = url or settings.db_url()
     redacted = settings.redact_url(url)
@@ -160,7 +160,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
     # fresh database race to create the same tables; the loser retries once the winner has committed.
     for attempt in range(attempts):
         try:
-            get_engine(url)
+            ensure_schema(url)
             break
         except StoreError as exc:
             if attempt == attempts - 1:
