@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import data, db, experiments, models, quality, server, trading
+from quantgate.cli import data, db, experiments, models, quality, reconcile, server, trading
 
 app = typer.Typer(
     name="quantgate",
@@ -25,6 +25,7 @@ _mount(data.app)
 _mount(quality.app)
 _mount(models.app)
 _mount(trading.app)
+_mount(reconcile.app)
 app.add_typer(db.app, name="db")
 app.add_typer(server.app, name="server")
 
