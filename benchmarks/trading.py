@@ -64,7 +64,9 @@ def _latency(trading, start: dt.date, end: dt.date, cycles: int, warm: int, prof
             sent += sum(1 for o in result.orders if o.status.value != "DENIED")
     if profile:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(30)
+        stats.print_stats("quantgate|trade11|/pipeline/", 60)
         print(out.getvalue(), file=sys.stderr)
     ms = np.asarray(seconds) * 1000
     return {

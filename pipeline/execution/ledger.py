@@ -36,6 +36,7 @@ _STATUS_AFTER = {
     "OrderRejected": OrderStatus.REJECTED,
     "OrderFilled": OrderStatus.FILLED,
     "OrderPartiallyFilled": OrderStatus.ACCEPTED,
+    "PositionAdopted": OrderStatus.FILLED,  # pipeline.execution.reconcile: the venue's position, adopted by hand
 }
 
 

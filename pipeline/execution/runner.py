@@ -64,10 +64,45 @@ def load_bars(model: PinnedModel, symbols: list[str], first: dt.datetime, last: 
     for symbol in symbols:
         data = model.config.data.model_copy(update={"symbol": symbol, "start": start, "end": last})
         bars = load_experiment_bars(data).bars
-        report = validate_bars(bars, asset_class=model.asset_class, timeframe=data.timeframe)
-        raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+        key = (symbol, data.timeframe, model.asset_class)
+        unchecked = _unvalidated_tail(key, bars)
+        if unchecked is not None:
+            report = validate_bars(unchecked, asset_class=model.asset_class, timeframe=data.timeframe)
+            raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+            _validated[key] = _fingerprint(bars)
         out[symbol] = bars
     return out
+
+
+#: Bars before the first new bar that are validated again with it (the jump check's centred window is 50).
+QUALITY_CONTEXT_BARS = 100
+#: (symbol, timeframe, asset class) -> (first bar, last bar, content hash) of the window that last passed.
+_validated: dict[tuple[str, str, str], tuple[pd.Timestamp, pd.Timestamp, int]] = {}
+
+
+def _fingerprint(bars: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    values = pd.util.hash_pandas_object(bars[["open", "high", "low", "close", "volume"]], index=True)
+    return bars.index[0], bars.index[-1], int(values.sum())
+
+
+def _unvalidated_tail(key: tuple[str, str, str], bars: pd.DataFrame) -> pd.DataFrame | None:
+    """The part of ``bars`` the quality suite has not passed yet in this process (None: all of it passed).
+
+    A window that extends one that passed, unchanged, needs only its new bars checked (with
+    ``QUALITY_CONTEXT_BARS`` of context); a changed or new window is checked whole.
+    """
+    seen = _validated.get(key)
+    if seen is None or bars.empty:
+        return bars
+    first, last, digest = seen
+    if bars.index[0] != first or last not in bars.index:
+        return bars
+    position = bars.index.get_loc(last)
+    if _fingerprint(bars.iloc[: position + 1])[2] != digest:  # a stored bar changed: check everything
+        return bars
+    if position == len(bars) - 1:
+        return None
+    return bars.iloc[max(0, position + 1 - QUALITY_CONTEXT_BARS) :]
 
 
 def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None) -> CycleResult:

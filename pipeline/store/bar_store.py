@@ -12,8 +12,8 @@ from sqlalchemy import Engine, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from pipeline.bars import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.errors import StoreError, StoreUnavailable, first_line
-from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.store.database import get_engine
 from pipeline.store.models import IngestChunk, OhlcvBar
 from pipeline.window import end_of, start_of

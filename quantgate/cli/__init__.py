@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import data, db, experiments, models, server, sweeps, trading, validate
+from quantgate.cli import data, db, experiments, models, reconcile, server, sweeps, trading, validate
 
 app = typer.Typer(
     name="quantgate",
@@ -26,6 +26,7 @@ _mount(data.app)
 _mount(validate.app)
 _mount(models.app)
 _mount(trading.app)
+_mount(reconcile.app)
 app.add_typer(db.app, name="db")
 app.add_typer(server.app, name="server")
 

@@ -91,7 +91,7 @@ def test_reconcile_when_broker_position_differs_from_ledger_halts_and_fails_clos
     stray = OrderIntent("by-hand", "TEST", Side.BUY, 1.0, ts, "1", 1.0, 0.0)
     order, _ = Ledger(session.broker.engine).record_intent(stray)
     other.submit(order)
-    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH: TEST ledger 5 vs broker 6"):
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH: ledger 5 TEST, venue 6 TEST"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
 
