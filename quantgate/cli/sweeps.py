@@ -42,7 +42,8 @@ def sweep(
         console.print(f"no experiments to run in {folder}")
         raise typer.Exit(1 if plan.errors else 0)
     quiet_orchestration(verbose)
-    from flows.sweep import ItemResult, run_sweep
+    from flows.sweep import run_sweep
+    from pipeline.sweep.outcome import ItemResult
     from quantgate.cli.summary import print_leaderboard
 
     marks = {"completed": "[green]done[/]", "skipped": "[cyan]skip[/]", "failed": "[red]fail[/]"}
@@ -94,7 +95,8 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
         err_console.print(f"no experiments to run in {folder}", highlight=False)
         return bool(plan.errors)
     quiet_orchestration(verbose)
-    from flows.sweep import ItemResult, run_sweep
+    from flows.sweep import run_sweep
+    from pipeline.sweep.outcome import ItemResult
     from quantgate.cli.summary import failed_record, finished_run_record, outcome_record
 
     quiet_orchestration(verbose)
