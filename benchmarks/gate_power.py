@@ -385,10 +385,11 @@ def compare(flow_json: Path, fast_json: Path) -> int:
         sa, sb = a["metrics"].get("sharpe"), b["metrics"].get("sharpe")
         same = a["passed"] == b["passed"] and sorted(a["failed"]) == sorted(b["failed"])
         same = same and (sa == sb or (sa is not None and sb is not None and abs(sa - sb) < 1e-9))
+        same = same and a.get("n_trials") == b.get("n_trials")
         differ += not same
         print(
-            f"{stem}: {'same' if same else 'DIFFERENT'} flow {a['passed']} {a['failed']} {sa} | "
-            f"fast {b['passed']} {b['failed']} {sb}"
+            f"{stem}: {'same' if same else 'DIFFERENT'} flow {a['passed']} {a['failed']} {sa} N={a.get('n_trials')}"
+            f" | fast {b['passed']} {b['failed']} {sb} N={b.get('n_trials')}"
         )
     print(f"{len(common)} experiments compared, {differ} differ")
     return 1 if differ else 0
