@@ -13,8 +13,10 @@ is unset for the run) judges it. Kinds:
 * ``protect_wf``: the protect hypothesis, walk-forward: 6 two-year folds, each trained on the 5 years before
   it, pooled out of sample (12 years of test bars). The reasonable form of a regime hypothesis on 20 years.
 
-Every run goes through the real flow (``experiment_flow``: ingest of the file, quality suite, features,
-training, backtest, MLflow logging, leakage check, gate, registry), never a shortcut.
+Engines: by default every run goes through the real flow (``experiment_flow`` / ``sweep_flow``: ingest of
+the file, quality suite, features, training, backtest, MLflow logging, leakage check, gate, registry). With
+``--fast`` the same pipeline functions the flow's tasks call run without Prefect, the bar store and MLflow
+(:func:`fast_experiment`); ``compare`` checks both give the same verdicts, failed rules, Sharpe and N.
 
 Modes (each in its own process and its own ``QUANTGATE_HOME``, so their trials never mix):
 
@@ -22,18 +24,23 @@ Modes (each in its own process and its own ``QUANTGATE_HOME``, so their trials n
   symbol, so no earlier run shares its data family: N = 1, the most lenient case for the deflated Sharpe.
 * ``sweep``: the items of one family and kind are one sweep (``sweep_flow``, as ``quantgate sweep`` does),
   so each item's deflated Sharpe counts the sweep's planned configs as trials (N = number of seeds).
+* ``both`` (``--fast`` only): each backtest judged as a single run and as a sweep item (N = ``--sweep-size``
+  or the number of seeds), seed-major so that a run stopped early has measured every family equally.
 * ``leaks``: the protect kind plus one leaky plugin group (:data:`LEAKS`) on ``strong_regime`` series; the
   leak is caught when the gate's ``leakage`` rule fails (the cuts are the flow's own: random, seeded per
   run, plus the segment boundaries).
 
-Each mode writes its rows as JSON; ``report`` merges JSON files into ``docs/gate_power.md``'s table.
+Each run mode writes its rows as JSON (after every step); ``report`` merges JSON files into the tables of
+``docs/gate_power.md``.
 
 Usage::
 
-    .venv/bin/python benchmarks/gate_power.py single --seeds 12 --json /tmp/gp-single.json
-    .venv/bin/python benchmarks/gate_power.py sweep --seeds 12 --json /tmp/gp-sweep.json
-    .venv/bin/python benchmarks/gate_power.py leaks --seeds 4 --json /tmp/gp-leaks.json
-    .venv/bin/python benchmarks/gate_power.py report /tmp/gp-single.json /tmp/gp-sweep.json /tmp/gp-leaks.json
+    .venv/bin/python benchmarks/gate_power.py both --fast --seeds 16 --other-seeds 4 --json /tmp/gp-both.json
+    .venv/bin/python benchmarks/gate_power.py leaks --fast --seeds 4 --json /tmp/gp-leaks.json
+    .venv/bin/python benchmarks/gate_power.py report /tmp/gp-both.json /tmp/gp-leaks.json --markdown /tmp/t.md
+    .venv/bin/python benchmarks/gate_power.py sweep --seeds 3 --families noise --kinds protect --json flow.json
+    .venv/bin/python benchmarks/gate_power.py both --fast --seeds 3 --families noise --kinds protect --json fast.json
+    .venv/bin/python benchmarks/gate_power.py compare flow.json fast.json
 """
 
 from __future__ import annotations
