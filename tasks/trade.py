@@ -62,9 +62,9 @@ def trade_bar(
 def trading_state(trading: TradingFile) -> tuple[str, str]:
     """The strategy's persisted state and its reason (``ACTIVE``, ``REDUCING`` or ``HALTED``)."""
     from pipeline.execution.ledger import Ledger
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    state, reason, _ = Ledger(get_engine()).state(trading.name)
+    state, reason, _ = Ledger(ensure_schema()).state(trading.name)
     return state.value, reason or ""
 
 

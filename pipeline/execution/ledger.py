@@ -75,7 +75,7 @@ class Ledger:
     Parameters
     ----------
     engine
-        A migrated engine (:func:`pipeline.store.database.get_engine`).
+        A migrated engine (:func:`pipeline.store.database.ensure_schema`).
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -34,9 +34,9 @@ def open_session(
     decision is never predicted again). Everything a session knows about orders and positions lives in
     the database; only the current bar and those decisions are held in memory.
     """
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     strategy = strategy or trading.name
     start = anchor or dt.datetime.combine(trading.start or dt.date.today(), dt.time(), dt.UTC)
     key = (trading.model_dump_json(), strategy, start, str(engine.url), timeframe, fee_bps, slippage_bps, simulate)

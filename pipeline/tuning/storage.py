@@ -65,7 +65,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
-    from pipeline.store.database import get_engine
+    from pipeline.store.database import ensure_schema
 
     url = url or settings.db_url()
     redacted = settings.redact_url(url)
@@ -84,7 +84,7 @@ def open_storage(url: str | None = None, *, attempts: int = 5) -> optuna.storage
     # quantgate's migrations first (their own version table). Workers starting together on a
     # fresh database race to create the same tables; the loser retries once the winner has committed.
     try:
-        _retrying(attempts, StoreError)(get_engine, url)
+        _retrying(attempts, StoreError)(ensure_schema, url)
     except StoreError as exc:
         raise TuningError(f"Optuna storage {redacted}: {exc}") from exc
     try:

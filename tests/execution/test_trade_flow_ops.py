@@ -74,14 +74,14 @@ def test_trade_flow_when_the_broker_disagrees_halts_and_notifies_the_coded_reaso
 
     from flows.trade import trade_flow
     from pipeline.errors import ExecutionError
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
     from pipeline.store.models import PaperPosition
 
     path = promoted.trading_file(tmp_path, "aapl-mismatch", notify={"block": BLOCK})
     first = trade_flow(str(path), as_of=AS_OF)
     assert [o.status.value for o in first.orders] == ["FILLED"]
     assert receiver.texts() == []  # a normal cycle sends nothing
-    with Session(get_engine()) as session, session.begin():  # the venue's book drifts from the ledger
+    with Session(ensure_schema()) as session, session.begin():  # the venue's book drifts from the ledger
         session.execute(
             update(PaperPosition)
             .where(PaperPosition.account == "aapl-mismatch")
