@@ -172,3 +172,52 @@ def test_a_fill_that_wins_the_race_with_a_cancel_is_recorded_as_filled(alpaca_se
     assert (report.status, report.filled_quantity) == (OrderStatus.FILLED, 5.0)
     reconcile(session)
     assert session.ledger.net_filled(session.strategy) == {"AAPL": 5.0}
+
+
+def test_a_fill_arriving_after_the_cancel_request_is_recorded_and_positions_agree(alpaca_session):
+    from pipeline.execution.model import OrderStatus
+
+    venue, session = alpaca_session
+    venue.cancel_pending = True  # the venue acknowledges the cancel request but has not cancelled yet
+    order = _working_limit(session, venue)
+    report = session.broker.cancel(order.client_order_id)
+    assert report.status is OrderStatus.ACCEPTED  # pending_cancel: still working
+    reconcile(session)
+    venue.fill_resting(order.client_order_id)  # ... and then the fill arrives
+    reconcile(session)  # the next cycle records the fill: the position is known, nothing is lost
+    final = session.ledger.order(order.client_order_id)
+    assert (final.status, final.filled_quantity, final.avg_price) == (OrderStatus.FILLED, 5.0, 90.0)
+    assert session.ledger.net_filled(session.strategy) == {"AAPL": 5.0} and venue.positions == {"AAPL": 5.0}
+    assert len(venue.orders) == 1
+
+
+def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_cancel_is_kept(db_url, monkeypatch):
+    from pipeline.execution.cycle import _record
+    from pipeline.execution.model import OrderIntent, OrderStatus, Side
+
+    venue = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start()
+    monkeypatch.setenv("BINANCE_API_KEY", KEY)
+    monkeypatch.setenv("BINANCE_API_SECRET", SECRET)
+    monkeypatch.setenv("QUANTGATE_BINANCE_URL", venue.url)
+    try:
+        session = _session(db_url, "binance", "BTCUSDT")
+        bars = random_walk_bars(40).index
+        placed = []
+        for ts in (bars[-3].to_pydatetime(), bars[-2].to_pydatetime()):
+            intent = OrderIntent(session.strategy, "BTCUSDT", Side.BUY, 1.0, ts, "1", 100.0, 0.01)
+            order, _ = session.ledger.record_intent(intent)
+            placed.append(_record(session.ledger, order, session.broker.submit(order, limit_price=90.0)))
+        assert [o.status for o in placed] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
+        venue.fault("fill_first", method="DELETE")  # the first resting order fills just before its cancel
+        assert session.broker.cancel(placed[0].client_order_id).status is OrderStatus.FILLED
+        reconcile(session)
+        assert session.ledger.order(placed[0].client_order_id).filled_quantity == 1.0
+        venue.orders[:] = [o for o in venue.orders if o["clientOrderId"] != placed[1].client_order_id]  # restart
+        with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+            reconcile(session)
+        assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
+        assert (
+            session.ledger.net_filled(session.strategy) == {"BTCUSDT": 1.0} == {"BTCUSDT": float(venue.balances["BTC"])}
+        )
+    finally:
+        venue.stop()
