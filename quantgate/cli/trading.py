@@ -119,9 +119,9 @@ def trade(
 
 def _ledger():
     from pipeline.execution.ledger import Ledger
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    return Ledger(get_engine())
+    return Ledger(ensure_schema())
 
 
 @app.command("orders")
@@ -162,7 +162,7 @@ def positions(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
     from pipeline.store.models import PaperAccount, PaperPosition
 
     name = None
@@ -170,7 +170,7 @@ def positions(
         from pipeline.execution.trading_file import load_trading_file
 
         name = load_trading_file(file).name
-    engine = get_engine()
+    engine = ensure_schema()
     rows = []
     with Session(engine) as session:
         accounts = session.scalars(select(PaperAccount)).all()

@@ -14,14 +14,14 @@ from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
 from pipeline.execution.paper import PaperBroker
 from pipeline.execution.trading_file import TradingFile
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from tests.stubs import random_walk_bars
 
 
 def _session(db_url: str, **risk) -> TradingSession:
     name = f"s{uuid.uuid4().hex[:8]}"
     trading = TradingFile.model_validate({"name": name, "model": "m", "capital": 10_000.0, "risk": risk})
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     broker = PaperBroker(engine, name, trading.capital, "backtest", fee_bps=10.0, slippage_bps=5.0)
     anchor = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     return TradingSession(trading, Ledger(engine), broker, name, anchor, risk_engine(trading, "1d"))
