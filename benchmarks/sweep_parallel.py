@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,12 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + sys) of every finished child process and its waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_sweep(folder: Path, parallel: int, home: Path, api_url: str, timeout: int) -> tuple[float, int, str]:
     env = {**base_env(home), "PREFECT_API_URL": api_url}
     exe = EXE
@@ -110,6 +117,7 @@ def main() -> None:
     write_configs(configs)
     server_home = root / "server-home"
     samples: dict[int, list[float]] = {p: [] for p in args.parallel}
+    cpu: dict[int, list[float]] = {p: [] for p in args.parallel}
     loads: dict[int, list[tuple[float, float]]] = {p: [] for p in args.parallel}
     tails: dict[int, str] = {}
     failures = []
@@ -127,15 +135,17 @@ def main() -> None:
         for r in range(args.repeats):
             for parallel in args.parallel:
                 home = root / f"home-p{parallel}-r{r}"
-                before = load()
+                before, cpu_before = load(), children_cpu()
                 seconds, rc, tail = run_sweep(configs, parallel, home, api_url, args.timeout)
+                cpu[parallel].append(children_cpu() - cpu_before)
                 loads[parallel].append((before, load()))
                 tails[parallel] = tail
                 if rc != 0:
                     failures.append({"parallel": parallel, "repeat": r, "rc": rc, "output_tail": tail})
                 samples[parallel].append(seconds)
                 print(
-                    f"repeat {r + 1}: --parallel {parallel}: {seconds:.1f} s (rc {rc}; load {before} -> {load()})",
+                    f"repeat {r + 1}: --parallel {parallel}: {seconds:.1f} s wall, {cpu[parallel][-1]:.1f} CPU-s "
+                    f"(rc {rc}; load {before} -> {load()})",
                     flush=True,
                 )
     finally:
@@ -148,6 +158,9 @@ def main() -> None:
         "warmup_one_config_s": warm_s,
         "sweeps": stats,
         "load_average_1min_before_after": loads,
+        # CPU seconds of the sweep process and its workers (not the shared Prefect server): on a busy machine
+        # wall time mostly measures the other users; total CPU / cores bounds the wall time on an idle one
+        "cpu_s": cpu,
         "failures": failures,
         "output_tail": tails,
     }

@@ -3,50 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.experiment import experiment_flow
 from pipeline.errors import PlatformError, first_line
-from pipeline.experiment import ExperimentOutcome
 from pipeline.sweep import SweepItem, hold
+from pipeline.sweep.outcome import ItemResult, SweepOutcome
 from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
 from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep
 from tasks.tracking import reap_stale
-
-
-@dataclass
-class ItemResult:
-    """What happened to one experiment of a sweep."""
-
-    label: str
-    status: Literal["completed", "skipped", "failed"]
-    outcome: ExperimentOutcome | None = None
-    run_id: str | None = None
-    error: str | None = None
-    note: str | None = None
-
-
-@dataclass
-class SweepOutcome:
-    """A finished sweep: per-item results, unreadable files and the leaderboard."""
-
-    family: str
-    run_id: str
-    results: list[ItemResult]
-    bad_files: list[str]
-    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
 
 
 @task(name="run-experiment", **IN_MEMORY)
@@ -96,7 +69,8 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)
     results: list[ItemResult] = []
-    with item_runner(parallel, len(plan.items)) as runner:
+    workers = max(1, min(parallel, len(plan.items)))
+    with worker_threads(workers), item_runner(parallel, len(plan.items)) as runner:
         futures = [
             runner.submit(
                 run_item,
@@ -149,6 +123,33 @@ def item_runner(parallel: int, items: int) -> TaskRunner:
     if workers == 1:
         return ThreadPoolTaskRunner(max_workers=1)
     return ProcessPoolTaskRunner(max_workers=workers, initializer=warm_worker)
+
+
+#: Thread-pool sizes that numeric libraries read once, at load time (XGBoost's OpenMP, NumPy's BLAS).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def worker_threads(workers: int) -> Iterator[None]:
+    """Give each of ``workers`` worker processes an equal share of this machine's cores.
+
+    Worker processes are spawned inside this block and inherit its environment: each gets
+    ``cores // workers`` (at least 1) OpenMP/BLAS threads, so N workers do not start N x cores threads
+    that wait on each other at every parallel region. Variables the user set are left alone; the
+    environment is restored afterwards. Nothing changes for one worker (this process).
+    """
+    if workers <= 1:
+        yield
+        return
+    threads = str(max(1, len(os.sched_getaffinity(0)) // workers))
+    added = [name for name in THREAD_VARIABLES if name not in os.environ]
+    for name in added:
+        os.environ[name] = threads
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def warm_worker() -> None:

@@ -388,8 +388,8 @@ def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:
-    others = {o.strategy for o in ledger.orders(symbol=symbol) if o.strategy != strategy}
-    return {s: ledger_positions(ledger, s).get(symbol, 0.0) for s in sorted(others) if ".replay." not in s}
+    held = ledger.net_filled_by_strategy(symbol)  # one query, however many orders the ledger holds
+    return {s: q for s, q in sorted(held.items()) if s != strategy and ".replay." not in s}
 
 
 def _day_start_equity(cash: float, held: dict[str, float], bars: dict[str, pd.DataFrame], bar_ts: dt.datetime) -> float:

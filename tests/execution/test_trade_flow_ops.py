@@ -186,3 +186,16 @@ def test_day_run_when_cycles_race_for_a_new_day_creates_one_run(promoted):
     client = MlflowClient()
     experiment = client.get_experiment_by_name("trading/aapl-race")
     assert len(client.search_runs([experiment.experiment_id])) == 1
+
+
+def test_trade_once_command_when_run_is_a_step_of_its_trading_day_run(promoted, tmp_path):
+    from mlflow import MlflowClient
+
+    from pipeline.execution.tracking import DAY_TAG
+
+    path = promoted.trading_file(tmp_path, "aapl-cli-day")
+    result = CliRunner().invoke(app, ["trade", str(path), "--once", "--as-of", AS_OF, "--json"])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("trading/aapl-cli-day").experiment_id])
+    assert run.data.tags[DAY_TAG] == "2012-06-04" and run.data.metrics["orders"] == 1.0

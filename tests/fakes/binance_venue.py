@@ -290,10 +290,11 @@ class BinanceVenue:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 venue.requests.append((self.command, parts.path))
                 fault = venue._take_fault(self.command, parts.path)
+                echo = f" (key {headers.get('x-mbx-apikey', '')}, secret {venue.secret})" if venue.echo_keys else ""
                 if fault in ("503", "500", "502"):
-                    return self._send(int(fault), {"code": -1000, "msg": "Service Unavailable"})
+                    return self._send(int(fault), {"code": -1000, "msg": "Service Unavailable" + echo})
                 if fault == "429":  # rate limited: the request was refused, not executed
-                    return self._send(429, {"code": -1003, "msg": "Too many requests; current limit is 1200."})
+                    return self._send(429, {"code": -1003, "msg": "Too many requests; current limit is 1200." + echo})
                 if fault == "hang":  # a hung venue: nothing is handled, no answer for hang_s
                     time.sleep(venue.hang_s)
                     self.close_connection = True
