@@ -29,11 +29,11 @@ def _run(*args: str | Path, cwd: Path, env: dict | None = None, timeout: int = 6
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding quantgate from its wheel; returns the venv folder."""
+    """A fresh venv holding quantgate from its wheel (built in pip's isolated build env); returns the venv folder."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "src"
     shutil.copytree(REPO, source, symlinks=True, ignore=_SKIP)
-    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", work / "dist",
+    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", work / "dist",
                  source, cwd=work)  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (work / "dist").glob("quantgate-*.whl")
