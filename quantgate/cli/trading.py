@@ -228,4 +228,3 @@ def resume(file: Path = typer.Argument(..., help="Trading file.")) -> None:
     name = load_trading_file(file).name
     _ledger().set_state(name, TradingState.ACTIVE, "resumed by hand")
     console.print(f"{name}: ACTIVE")
-

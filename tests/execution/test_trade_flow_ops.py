@@ -87,11 +87,11 @@ def test_trade_flow_when_the_broker_disagrees_halts_and_notifies_the_coded_reaso
             .where(PaperPosition.account == "aapl-mismatch")
             .values(quantity=PaperPosition.quantity + 7)
         )
-    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH"):
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH"):
         trade_flow(str(path), as_of="2012-06-06T00:00:00")
     (message,) = [t for t in receiver.texts() if "aapl-mismatch" in t]
     assert message.startswith("quantgate aapl-mismatch: HALTED |")
-    assert "RECONCILE_MISMATCH: AAPL ledger" in message
+    assert "POSITION_MISMATCH: ledger " in message and " AAPL, venue " in message
     state = CliRunner().invoke(app, ["orders", "--strategy", "aapl-mismatch", "--json"])
     assert len(json.loads(state.stdout)) == 1  # nothing was sent after the mismatch
 

@@ -136,10 +136,10 @@ class BinanceVenue:
             ],
         }
 
-    def _filter_failure(self, qty: Decimal, price: Decimal) -> str | None:
+    def _filter_failure(self, qty: Decimal, price: Decimal, market: bool = False) -> str | None:
         if qty < Decimal("0.0001") or qty > Decimal("9000") or (qty / Decimal("0.0001")) % 1 != 0:
             return "Filter failure: LOT_SIZE"
-        if (price / Decimal("0.01")) % 1 != 0:
+        if not market and (price / Decimal("0.01")) % 1 != 0:  # PRICE_FILTER checks a limit price only
             return "Filter failure: PRICE_FILTER"
         if qty * price < Decimal(str(self.min_notional)):
             return "Filter failure: NOTIONAL"
@@ -155,7 +155,7 @@ class BinanceVenue:
         qty = Decimal(p["quantity"])
         market = Decimal(str(self.prices[symbol]))
         price = Decimal(p["price"]) if kind == "LIMIT" else market
-        failure = self._filter_failure(qty, price)
+        failure = self._filter_failure(qty, price, market=kind == "MARKET")
         if failure:
             return self._err(400, -1013, failure)
         base, quote = symbol[:-4], symbol[-4:]

@@ -69,6 +69,7 @@ def test_claim_when_failed_is_retried(db_url: str) -> None:
     assert retry.acquired and "retrying: failed in pid" in retry.note
 
 
+@pytest.mark.slow
 def test_claim_when_owner_killed_is_taken_over(db_url: str) -> None:
     work = _work()
     code = (
