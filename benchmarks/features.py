@@ -42,10 +42,10 @@ def main() -> None:
     parser.add_argument("--json", help="write the results as JSON to this path")
     args = parser.parse_args()
 
+    from pipeline.bars import OHLCV_COLUMNS
     from pipeline.config._models import FeaturesConfig
     from pipeline.features import FeaturePipeline
     from pipeline.features.pipeline import _check_bars
-    from pipeline.store.canonical import OHLCV_COLUMNS
 
     bars = minute_bars(args.bars)
     cfg = FeaturesConfig() if not args.groups else FeaturesConfig(groups=args.groups)

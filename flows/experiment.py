@@ -82,7 +82,7 @@ def experiment_flow(
         )
         has_model, has_metadata = check_artifacts(record)
         if sweep_family is not None:
-            trials = count_trials(sweep_family, family_size, record.run_id, result.metrics["sharpe"], trials)
+            trials = count_trials(sweep_family, family_size, record.run_id, result.metrics.sharpe, trials)
         report, _ = gate(
             record,
             config=config,
@@ -94,7 +94,7 @@ def experiment_flow(
             has_model_artifact=has_model,
             has_feature_metadata=has_metadata,
             trials=trials,
-            fold_excess_returns=[r.metrics["excess_return"] for r in fold_results] or None,
+            fold_excess_returns=[r.metrics.excess_return for r in fold_results] or None,
             own_trials=tuned.trials.n_trials - prior_trials if tuned else 1,
             sweep_family=sweep_family,
         )

@@ -6,48 +6,20 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.experiment import experiment_flow
 from pipeline.errors import PlatformError, first_line
-from pipeline.experiment import ExperimentOutcome
 from pipeline.sweep import SweepItem, hold
+from pipeline.sweep.outcome import ItemResult, SweepOutcome
 from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
 from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep
 from tasks.tracking import reap_stale
-
-
-@dataclass
-class ItemResult:
-    """What happened to one experiment of a sweep."""
-
-    label: str
-    status: Literal["completed", "skipped", "failed"]
-    outcome: ExperimentOutcome | None = None
-    run_id: str | None = None
-    error: str | None = None
-    note: str | None = None
-
-
-@dataclass
-class SweepOutcome:
-    """A finished sweep: per-item results, unreadable files and the leaderboard."""
-
-    family: str
-    run_id: str
-    results: list[ItemResult]
-    bad_files: list[str]
-    leaderboard: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
 
 
 @task(name="run-experiment", **IN_MEMORY)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 from prefect import flow
 
 from pipeline.errors import first_line
 from pipeline.execution.cycle import CycleResult
-from pipeline.execution.runner import trade_once
-from pipeline.timeframes import bar_length
+from pipeline.execution.runner import first_decision, trade_once
 from tasks.trade import (
     load_trading,
     notify,
@@ -59,8 +57,7 @@ def _cycle(trading, now: dt.datetime) -> CycleResult:
     if model is None:  # on_no_model: flatten or hold, on the bars the account holds
         return trade_once(trading, now)
     session = session_for(trading, model)
-    first = min(pd.Timestamp(session.anchor), pd.Timestamp(now) - 10 * bar_length(model.config.data.timeframe))
-    bars = update_bars(model, trading, first.to_pydatetime(), now)
+    bars = update_bars(model, trading, first_decision(model, now), now, session.anchor)
     result = trade_bar(session, now, bars, model)
     publish_cycle(session, result)
     track_cycle(session, result, bars)

@@ -6,7 +6,7 @@ Equities trade on exchange sessions (exchange_calendars, XNYS by default); crypt
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -46,7 +46,8 @@ def bars_per_year(timeframe: str, asset_class: AssetClass) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _calendar(name: str):
+def exchange_calendar(name: str = EQUITY_CALENDAR) -> Any:
+    """The exchange_calendars calendar ``name`` (from 1990), built once: the one :func:`expected_grid` uses."""
     import exchange_calendars as xcals
 
     return xcals.get_calendar(name, start="1990-01-01")
@@ -74,7 +75,7 @@ def expected_grid(
     if asset_class == "crypto":
         first = start.ceil(length) if timeframe != "1d" else start.ceil("D")
         return pd.date_range(first, end, freq=length, name="ts", inclusive="left")
-    cal = _calendar(calendar)
+    cal = exchange_calendar(calendar)
     lo = max(start.normalize().tz_localize(None), cal.first_session)
     hi = min((end - pd.Timedelta(microseconds=1)).normalize().tz_localize(None), cal.last_session)
     if lo > hi:

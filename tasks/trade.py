@@ -35,10 +35,10 @@ def resolve_production(trading: TradingFile) -> PinnedModel | None:
     name="update-bars", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=retry_unless_permanent, **IN_MEMORY
 )
 def update_bars(
-    model: PinnedModel, trading: TradingFile, first: dt.datetime, now: dt.datetime
+    model: PinnedModel, trading: TradingFile, first: dt.datetime, now: dt.datetime, anchor: dt.datetime | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Ingest missing bars and read the trailing window the features need."""
-    return load_bars(model, symbols_of(trading, model), first, now.date())
+    """Ingest missing bars and read the trailing window the features and the rule need."""
+    return load_bars(model, symbols_of(trading, model), first, now.date(), anchor=anchor)
 
 
 @task(name="open-session", **IN_MEMORY)
@@ -62,9 +62,9 @@ def trade_bar(
 def trading_state(trading: TradingFile) -> tuple[str, str]:
     """The strategy's persisted state and its reason (``ACTIVE``, ``REDUCING`` or ``HALTED``)."""
     from pipeline.execution.ledger import Ledger
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    state, reason, _ = Ledger(get_engine()).state(trading.name)
+    state, reason, _ = Ledger(ensure_schema()).state(trading.name)
     return state.value, reason or ""
 
 

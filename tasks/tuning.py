@@ -7,8 +7,8 @@ from prefect import get_run_logger, task
 from pipeline.config import ExperimentConfig
 from pipeline.experiment.gate import TrialContext
 from pipeline.experiment.run import ExperimentRun
+from pipeline.experiment.tuning import TunedExperiment, tune_experiment
 from pipeline.split import Dataset
-from pipeline.tuning.experiment import TunedExperiment, tune_experiment
 from tasks._common import IN_MEMORY
 
 

@@ -54,11 +54,12 @@ Metrics
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
+from pipeline.backtest.metrics import METRIC_NAMES, Metrics
 from pipeline.errors import BacktestError
 from pipeline.strategy.decision import (
     bar_returns,
@@ -68,21 +69,26 @@ from pipeline.strategy.decision import (
     target_positions,
 )
 
-METRIC_NAMES: tuple[str, ...] = (
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "win_rate",
-    "n_trades",
-    "exposure",
-    "buy_hold_return",
-    "excess_return",
-    "downside_capture",
-)
+if TYPE_CHECKING:
+    from pipeline.config import CostsConfig, SizingConfig, StrategyConfig, TargetConfig
+
+
+class BacktestConfig(Protocol):
+    """What a backtest reads of an experiment: :class:`~pipeline.config.ExperimentConfig` or any object with
+    these sections."""
+
+    @property
+    def target(self) -> TargetConfig: ...
+
+    @property
+    def strategy(self) -> StrategyConfig: ...
+
+    @property
+    def sizing(self) -> SizingConfig: ...
+
+    @property
+    def costs(self) -> CostsConfig: ...
+
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "entry_time",
@@ -111,7 +117,7 @@ class BacktestResult:
         Compounded value of 1 unit invested before bar 0.
     trades : pandas.DataFrame
         One row per trade, columns :data:`TRADE_COLUMNS`.
-    metrics : dict[str, float]
+    metrics : Metrics
         :data:`METRIC_NAMES`, all finite.
     """
 
@@ -121,7 +127,7 @@ class BacktestResult:
     equity: pd.Series
     benchmark_equity: pd.Series
     trades: pd.DataFrame
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def to_frame(self) -> pd.DataFrame:
         """Return the per-bar series side by side (for plots and artifacts)."""
@@ -204,7 +210,7 @@ def compute_metrics(
     positions: np.ndarray,
     trade_returns: np.ndarray,
     periods_per_year: float,
-) -> dict[str, float]:
+) -> Metrics:
     """Return :data:`METRIC_NAMES` for per-bar returns (bar 0 excluded), all finite.
 
     Parameters
@@ -225,7 +231,7 @@ def compute_metrics(
     metrics["n_trades"] = float(trades.shape[0])
     metrics["win_rate"] = _finite(np.mean(trades > 0)) if trades.size else 0.0
     if n == 0:
-        return metrics
+        return Metrics.from_mapping(metrics)
     equity = np.cumprod(np.maximum(1.0 + r, 0.0))
     bench_equity = np.cumprod(np.maximum(1.0 + bench, 0.0))
     total = equity[-1] - 1.0
@@ -253,14 +259,16 @@ def compute_metrics(
     if down.any():
         bench_down = bench[down].mean()
         metrics["downside_capture"] = _finite(r[down].mean() / bench_down) if bench_down != 0 else 0.0
-    return metrics
+    return Metrics.from_mapping(metrics)
 
 
 # --------------------------------------------------------------------------------------------------------
 # entry point
 
 
-def run_backtest(bars: pd.DataFrame, proba: Any, config: Any, periods_per_year: float) -> BacktestResult:
+def run_backtest(
+    bars: pd.DataFrame, proba: np.ndarray | pd.DataFrame, config: BacktestConfig, periods_per_year: float
+) -> BacktestResult:
     """Trade the predictions ``proba`` over ``bars`` and measure the result against buy-and-hold.
 
     Parameters
@@ -272,9 +280,9 @@ def run_backtest(bars: pd.DataFrame, proba: Any, config: Any, periods_per_year: 
         Class probabilities: an ``(n, k)`` array with one row per bar, a 1-D array of P(class 1) for a
         binary target, or a DataFrame indexed by a subset of ``bars.index`` (bars without a row get no
         prediction; see the module docstring).
-    config : ExperimentConfig
-        Uses ``target`` (kind, classes, holding period), ``strategy``, ``sizing`` and ``costs``; any
-        object with those attributes works.
+    config : BacktestConfig
+        Uses ``target`` (kind, classes, holding period), ``strategy``, ``sizing`` and ``costs``: an
+        :class:`~pipeline.config.ExperimentConfig`, or any object with those sections.
     periods_per_year : float
         Bars per year (:func:`pipeline.timeframes.bars_per_year`).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -20,8 +21,9 @@ from pipeline.errors import ConfigError
 
 #: Environment variable naming another policy file (tests, teams).
 POLICY_ENV = "QUANTGATE_GATE_POLICY"
-#: The shipped policy, at the repository root.
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "deployments" / "gate_policy.yaml"
+#: The shipped policy: package data of :mod:`pipeline.config` (found with :mod:`importlib.resources`, so an
+#: installed wheel has it); in a source checkout a link to ``deployments/gate_policy.yaml``, which this resolves to.
+DEFAULT_POLICY_PATH = Path(str(resources.files("pipeline.config") / "gate_policy.yaml")).resolve()
 
 #: How each gate field tightens: "higher" (a floor), "lower" (a ceiling) or "true" (may not be switched off).
 DIRECTIONS: dict[str, Literal["higher", "lower", "true"]] = {

@@ -36,6 +36,7 @@ from pipeline.execution.model import (
     TradingState,
 )
 from pipeline.execution.production import PinnedModel, pin_model, production_version
+from pipeline.execution.reconcile import position_differences
 from pipeline.execution.risk import (
     ContradictoryPosition,
     DailyLossLimit,
@@ -158,17 +159,18 @@ def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> lis
         _record(ledger, order, report)
         notes.append(f"{order.client_order_id}: {report.status}")
     ours = ledger_positions(ledger, session.strategy)
-    theirs = {s: p.quantity for s, p in broker.positions().items()}
-    for symbol in sorted(set(ours) | set(theirs)):
-        a, b = ours.get(symbol, 0.0), theirs.get(symbol, 0.0)
-        if not math.isclose(a, b, rel_tol=RECONCILE_TOLERANCE, abs_tol=1e-12):
-            _halt(session, f"RECONCILE_MISMATCH: {symbol} ledger {a:g} vs broker {b:g}")
+    theirs = {s: p.quantity for s, p in broker.positions().items()}  # explicit: a failed report raises
+    tolerance = getattr(session.trading, "reconcile_tolerance", 0.0)
+    for diff in position_differences(ours, theirs, tolerance):  # POSITION_MISMATCH: ledger 10 AAPL, venue 12 AAPL
+        _halt(session, diff.line())
     return notes
 
 
 def _halt(session: TradingSession, reason: str) -> None:
     session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
-    raise ExecutionError(f"strategy {session.strategy}: {reason}; halted (quantgate resume after fixing it)")
+    raise ExecutionError(
+        f"strategy {session.strategy}: {reason}; halted (quantgate reconcile FILE --accept or --flatten)"
+    )
 
 
 def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
@@ -386,8 +388,8 @@ def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:
-    others = {o.strategy for o in ledger.orders(symbol=symbol) if o.strategy != strategy}
-    return {s: ledger_positions(ledger, s).get(symbol, 0.0) for s in sorted(others) if ".replay." not in s}
+    held = ledger.net_filled_by_strategy(symbol)  # one query, however many orders the ledger holds
+    return {s: q for s, q in sorted(held.items()) if s != strategy and ".replay." not in s}
 
 
 def _day_start_equity(cash: float, held: dict[str, float], bars: dict[str, pd.DataFrame], bar_ts: dt.datetime) -> float:

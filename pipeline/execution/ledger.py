@@ -36,6 +36,7 @@ _STATUS_AFTER = {
     "OrderRejected": OrderStatus.REJECTED,
     "OrderFilled": OrderStatus.FILLED,
     "OrderPartiallyFilled": OrderStatus.ACCEPTED,
+    "PositionAdopted": OrderStatus.FILLED,  # pipeline.execution.reconcile: the venue's position, adopted by hand
 }
 
 
@@ -74,7 +75,7 @@ class Ledger:
     Parameters
     ----------
     engine
-        A migrated engine (:func:`pipeline.store.database.get_engine`).
+        A migrated engine (:func:`pipeline.store.database.ensure_schema`).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -203,6 +204,19 @@ class Ledger:
         )
         with Session(self.engine) as session:
             return {symbol: float(q) for symbol, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+
+    def net_filled_by_strategy(self, symbol: str) -> dict[str, float]:
+        """Net filled quantity of ``symbol`` per strategy (one query; zeros left out)."""
+        signed = case(
+            (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
+        )
+        query = (
+            select(TradingOrder.strategy, func.sum(signed))
+            .where(TradingOrder.symbol == symbol, TradingOrder.filled_quantity != 0)
+            .group_by(TradingOrder.strategy)
+        )
+        with Session(self.engine) as session:
+            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
 
     def events(self, client_order_id: str | None = None, strategy: str | None = None) -> list[dict[str, Any]]:
         """Events oldest first as plain dicts (kind, reason, bar, model version, ...)."""

@@ -27,17 +27,34 @@ def open_session(
     simulate: bool = False,
     asset_class: str | None = None,
 ) -> TradingSession:
-    """Ledger, broker and risk rules of one strategy (``simulate``: a paper account whatever the file says)."""
-    from pipeline.store import get_engine
+    """Ledger, broker and risk rules of one strategy (``simulate``: a paper account whatever the file says).
 
-    engine = get_engine(db_url)
+    A session is kept per process and reused by later cycles with the same file and settings, so a warm
+    process does not rebuild its broker and risk rules, and keeps the decisions already predicted (a held
+    decision is never predicted again). Everything a session knows about orders and positions lives in
+    the database; only the current bar and those decisions are held in memory.
+    """
+    from pipeline.store import ensure_schema
+
+    engine = ensure_schema(db_url)
     strategy = strategy or trading.name
     start = anchor or dt.datetime.combine(trading.start or dt.date.today(), dt.time(), dt.UTC)
+    key = (trading.model_dump_json(), strategy, start, str(engine.url), timeframe, fee_bps, slippage_bps, simulate)
+    if key in _sessions:
+        return _sessions[key]
     if simulate or trading.broker == "paper":
         broker = PaperBroker(engine, strategy, trading.capital, trading.fill_model, fee_bps, slippage_bps)
     else:
         broker = make_broker(trading, asset_class)
-    return TradingSession(trading, Ledger(engine), broker, strategy, start, risk_engine(trading, timeframe))
+    session = TradingSession(trading, Ledger(engine), broker, strategy, start, risk_engine(trading, timeframe))
+    if len(_sessions) >= MAX_SESSIONS:
+        _sessions.pop(next(iter(_sessions)))
+    _sessions[key] = session
+    return session
+
+
+MAX_SESSIONS = 64
+_sessions: dict[tuple, TradingSession] = {}
 
 
 def symbols_of(trading: TradingFile, model: PinnedModel | None, fallback: str | None = None) -> list[str]:
@@ -49,29 +66,84 @@ def symbols_of(trading: TradingFile, model: PinnedModel | None, fallback: str | 
     return [fallback] if fallback else []
 
 
-def load_bars(model: PinnedModel, symbols: list[str], first: dt.datetime, last: dt.date) -> dict[str, pd.DataFrame]:
+def first_decision(model: PinnedModel, now: dt.datetime) -> dt.datetime:
+    """The earliest bar a cycle at ``now`` may have to decide on (the last decision bar of the holding grid)."""
+    bars = max(10, model.config.target.holding_period + 1)
+    return (pd.Timestamp(now) - bars * bar_length(model.config.data.timeframe)).to_pydatetime()
+
+
+def load_bars(
+    model: PinnedModel,
+    symbols: list[str],
+    first: dt.datetime,
+    last: dt.date,
+    anchor: dt.datetime | None = None,
+) -> dict[str, pd.DataFrame]:
     """Bring bars up to date in the store (ingesting what is missing) and read them, with feature history.
 
-    The window starts early enough for the model's warm-up and the EWM margin before ``first``. The
-    window must pass the data-quality suite of the model's asset class (``DataQualityError`` otherwise).
+    The window starts early enough for the model's warm-up and the EWM margin before ``first`` (the first
+    bar to decide on), and no later than ``anchor`` (the decision rule reads every bar since the strategy's
+    anchor). The window must pass the data-quality suite of the model's asset class
+    (``DataQualityError`` otherwise).
     """
     from pipeline.experiment.data import load_experiment_bars
     from pipeline.quality import raise_for_failure, validate_bars
 
     days = model.history_bars * bar_length(model.config.data.timeframe) * (1.6 if model.asset_class == "equity" else 1)
-    start = (pd.Timestamp(first) - max(days, pd.Timedelta(days=1))).date()
+    begin = pd.Timestamp(first) - max(days, pd.Timedelta(days=1))
+    if anchor is not None:
+        begin = min(begin, pd.Timestamp(anchor))
+    start = begin.date()
     out = {}
     for symbol in symbols:
         data = model.config.data.model_copy(update={"symbol": symbol, "start": start, "end": last})
         bars = load_experiment_bars(data).bars
-        report = validate_bars(bars, asset_class=model.asset_class, timeframe=data.timeframe)
-        raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+        key = (symbol, data.timeframe, model.asset_class)
+        unchecked = _unvalidated_tail(key, bars)
+        if unchecked is not None:
+            report = validate_bars(unchecked, asset_class=model.asset_class, timeframe=data.timeframe)
+            raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
+            _validated[key] = _fingerprint(bars)
         out[symbol] = bars
     return out
 
 
-def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None) -> CycleResult:
-    """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time)."""
+#: Bars before the first new bar that are validated again with it (the jump check's centred window is 50).
+QUALITY_CONTEXT_BARS = 100
+#: (symbol, timeframe, asset class) -> per-bar content hashes of the window that last passed the suite.
+_validated: dict[tuple[str, str, str], pd.Series] = {}
+
+
+def _fingerprint(bars: pd.DataFrame) -> pd.Series:
+    return pd.util.hash_pandas_object(bars[["open", "high", "low", "close", "volume"]], index=True)
+
+
+def _unvalidated_tail(key: tuple[str, str, str], bars: pd.DataFrame) -> pd.DataFrame | None:
+    """The part of ``bars`` the quality suite has not passed yet in this process (None: all of it passed).
+
+    A window whose bars up to the last one that passed are unchanged (its start may have moved forward)
+    needs only its new bars checked, with ``QUALITY_CONTEXT_BARS`` of context; otherwise it is checked whole.
+    """
+    seen = _validated.get(key)
+    if seen is None or bars.empty or bars.index[0] < seen.index[0] or seen.index[-1] not in bars.index:
+        return bars
+    position = bars.index.get_loc(seen.index[-1])
+    known = _fingerprint(bars.iloc[: position + 1]).to_numpy()
+    passed = seen.loc[bars.index[0] :].to_numpy()
+    if len(known) != len(passed) or not (known == passed).all():
+        return bars  # a stored bar changed or appeared: check everything
+    if position == len(bars) - 1:
+        return None
+    return bars.iloc[max(0, position + 1 - QUALITY_CONTEXT_BARS) :]
+
+
+def trade_once(
+    trading: TradingFile, now: dt.datetime | None = None, db_url: str | None = None, track: bool = True
+) -> CycleResult:
+    """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time).
+
+    With ``track``, the cycle is also a step of its trading day's MLflow run (after the orders are sent).
+    """
     from pipeline.tracking import configure_mlflow
 
     configure_mlflow()
@@ -88,9 +160,14 @@ def trade_once(trading: TradingFile, now: dt.datetime | None = None, db_url: str
         db_url=db_url,
         asset_class=model.asset_class,
     )
-    first = min(pd.Timestamp(session.anchor), pd.Timestamp(now) - 10 * bar_length(timeframe))
-    bars = load_bars(model, symbols_of(trading, model), first.to_pydatetime(), now.date())
-    return run_cycle(session, now, bars, model, timeframe, model.asset_class)
+    first = first_decision(model, now)
+    bars = load_bars(model, symbols_of(trading, model), first, now.date(), anchor=session.anchor)
+    result = run_cycle(session, now, bars, model, timeframe, model.asset_class)
+    if track:
+        from pipeline.execution.tracking import log_cycle
+
+        log_cycle(session, result, bars, db_url)
+    return result
 
 
 def _no_model_cycle(trading: TradingFile, now: dt.datetime, db_url: str | None) -> CycleResult:

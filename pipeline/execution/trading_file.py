@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import ExecutionError, first_line
 
@@ -23,6 +23,28 @@ ALLOW_LIVE_ENV = "QUANTGATE_ALLOW_LIVE"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class Credentials(_Section):
+    """Where the venue's API key pair comes from: two environment variables, or two Prefect Secret blocks.
+
+    Only names are written here, never a key. Default (no section): the adapter's own variables.
+    """
+
+    key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Variable holding the key.")
+    secret_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Variable: the secret.")
+    key_block: str | None = Field(None, min_length=1, description="Prefect Secret block holding the key.")
+    secret_block: str | None = Field(None, min_length=1, description="Prefect Secret block holding the secret.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Credentials:
+        env = (self.key_env is not None, self.secret_env is not None)
+        block = (self.key_block is not None, self.secret_block is not None)
+        if env not in ((True, True), (False, False)) or block not in ((True, True), (False, False)):
+            raise ValueError("give key_env with secret_env, or key_block with secret_block")
+        if env[0] == block[0]:
+            raise ValueError("give either key_env/secret_env or key_block/secret_block (one source)")
+        return self
 
 
 class RiskLimits(_Section):
@@ -64,6 +86,10 @@ class TradingFile(_Section):
         "paper", description="Venue adapter: paper (simulated), alpaca (equities, crypto) or binance (spot crypto)."
     )
     mode: Literal["paper", "live"] = Field("paper", description="live also needs QUANTGATE_ALLOW_LIVE=1.")
+    credentials: Credentials | None = Field(None, description="Venue keys: environment variables or Prefect blocks.")
+    reconcile_tolerance: float = Field(
+        0.0, ge=0, description="Position difference (quantity) ledger vs venue tolerated before halting."
+    )
     capital: float = Field(100_000.0, gt=0, description="Starting cash of the paper account.")
     symbols: list[str] | None = Field(None, min_length=1, description="Symbols to trade (default: the model's own).")
     fill_model: Literal["backtest", "next_open"] = Field(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.config import ExperimentConfig
+    from pipeline.gate import GateReport
+    from pipeline.registry import ModelVersionInfo
+    from pipeline.training import TrainedModel
 
 
 @dataclass
@@ -57,15 +64,15 @@ class ExperimentOutcome:
 
 def build_outcome(
     *,
-    config: Any,
+    config: ExperimentConfig,
     config_path: str,
     window: str,
     fingerprint: str,
-    model: Any,
-    metrics: dict[str, float],
-    report: Any,
+    model: TrainedModel,
+    metrics: Mapping[str, float],
+    report: GateReport,
     run_id: str,
-    version: Any,
+    version: ModelVersionInfo | None,
 ) -> ExperimentOutcome:
     """Collect the summary of one finished experiment."""
     from pipeline.config import config_hash

@@ -42,5 +42,5 @@ def fold_metrics(results: Sequence[BacktestResult]) -> dict[str, float]:
         for name in ("total_return", "buy_hold_return", "excess_return", "sharpe", "max_drawdown", "n_trades"):
             out[f"fold{k}.{name}"] = float(result.metrics[name])
     out["folds"] = float(len(results))
-    out["folds_beating_buy_and_hold"] = float(sum(r.metrics["excess_return"] > 0 for r in results))
+    out["folds_beating_buy_and_hold"] = float(sum(r.metrics.excess_return > 0 for r in results))
     return out

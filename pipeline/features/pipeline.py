@@ -9,11 +9,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from pipeline.bars import OHLCV_COLUMNS
 from pipeline.config import FeaturesConfig
 from pipeline.errors import FeatureError
 from pipeline.features.metadata import FeatureMetadata, code_hash, group_hashes
 from pipeline.features.registry import get_group, load_plugins
-from pipeline.store.canonical import OHLCV_COLUMNS
 
 
 class FeaturePipeline:

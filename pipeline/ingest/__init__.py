@@ -14,14 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.errors import SourceError
 from pipeline.sources import BarSource, get_source, source_asset_class
 from pipeline.sources._common import DeadlinePassed, check_deadline, ingest_scope
 from pipeline.store import BarStore
-from pipeline.store.models import IngestChunk
 from pipeline.timeframes import bar_length, expected_grid
 from pipeline.window import TimeLike, Window
 
@@ -116,38 +113,6 @@ def plan_chunks(start: pd.Timestamp, end: pd.Timestamp, chunk: pd.Timedelta) -> 
     return out
 
 
-def _completed(store: BarStore, source: str, symbol: str, timeframe: str) -> dict[pd.Timestamp, pd.Timestamp]:
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(IngestChunk.chunk_start, IngestChunk.chunk_end).where(
-                IngestChunk.source == source, IngestChunk.symbol == symbol, IngestChunk.timeframe == timeframe
-            )
-        ).all()
-    return {pd.Timestamp(a): pd.Timestamp(b) for a, b in rows}
-
-
-def _record(
-    store: BarStore, source: str, symbol: str, timeframe: str, lo: pd.Timestamp, hi: pd.Timestamp, rows: int
-) -> None:
-    with store.engine.begin() as conn:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        values = {
-            "source": source,
-            "symbol": symbol,
-            "timeframe": timeframe,
-            "chunk_start": lo.to_pydatetime(),
-            "chunk_end": hi.to_pydatetime(),
-            "rows": rows,
-            "completed_at": dt.datetime.now(dt.UTC),
-        }
-        stmt = insert(IngestChunk).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source", "symbol", "timeframe", "chunk_start"],
-            set_={k: stmt.excluded[k] for k in ("chunk_end", "rows", "completed_at")},
-        )
-        conn.execute(stmt)
-
-
 def ingest(
     source_name: str,
     symbol: str,
@@ -206,7 +171,7 @@ def ingest(
     if length < bar_length(timeframe):
         raise SourceError(f"chunk {length} is shorter than one {timeframe} bar")
     chunks = plan_chunks(lo, hi, length)
-    done = _completed(store, source_name, symbol, timeframe) if resume else {}
+    done = store.completed_chunks(source=source_name, symbol=symbol, timeframe=timeframe) if resume else {}
     report = IngestReport(source_name, symbol, timeframe, lo, hi, chunks_total=len(chunks))
     settled_before = pd.Timestamp.now(tz="UTC") - bar_length(timeframe)
     with ingest_scope():
@@ -220,7 +185,9 @@ def ingest(
                 bars = Window(c_lo, c_hi).clip(source.fetch(symbol, timeframe, c_lo, c_hi))
                 written = store.upsert(bars, source=source_name, symbol=symbol, timeframe=timeframe)
                 if c_hi < settled_before:
-                    _record(store, source_name, symbol, timeframe, c_lo, c_hi, len(bars))
+                    store.record_chunk(
+                        source=source_name, symbol=symbol, timeframe=timeframe, start=c_lo, end=c_hi, rows=len(bars)
+                    )
                 result = ChunkResult(
                     i, len(chunks), c_lo, c_hi, False, len(bars), written.inserted, written.updated, written.unchanged
                 )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pipeline
 from pipeline.errors import DataQualityError, first_line
 from pipeline.timeframes import AssetClass
 
@@ -24,11 +24,16 @@ DEFAULT_SUITES: dict[str, str] = {"equity": "ohlcv_equity", "crypto": "ohlcv_cry
 
 
 def expectations_dir() -> Path:
-    """The folder holding the suites: ``$QUANTGATE_EXPECTATIONS_DIR`` or ``<repo>/expectations``."""
+    """The folder holding the suites: ``$QUANTGATE_EXPECTATIONS_DIR``, else the shipped ones.
+
+    The shipped suites are package data of :mod:`pipeline.quality` (``expectations/``, found with
+    :mod:`importlib.resources`, so an installed wheel has them). In a source checkout that folder is a link to
+    the repository's ``expectations/``, which is what this returns there.
+    """
     override = os.environ.get(EXPECTATIONS_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(pipeline.__file__).resolve().parents[1] / "expectations"
+    return Path(str(resources.files("pipeline.quality") / "expectations")).resolve()
 
 
 def default_suite_name(asset_class: AssetClass) -> str:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pipeline.bars import OHLCV_COLUMNS
 from pipeline.errors import DataQualityError
 from pipeline.quality.report import ExpectationOutcome, QualityReport, json_safe
 from pipeline.quality.suites import default_suite_name, read_suite_dict, suite_from_dict, suite_path
-from pipeline.timeframes import EQUITY_CALENDAR, AssetClass, bar_length, expected_grid
+from pipeline.timeframes import EQUITY_CALENDAR, AssetClass, bar_length, exchange_calendar, expected_grid
 from pipeline.window import TimeLike, end_of, start_of
 
 if TYPE_CHECKING:
@@ -45,9 +46,6 @@ DERIVED_COLUMNS: tuple[str, ...] = ("on_grid", "finite", "jump_score")
 BARS_FRAME = "bars"
 GRID_FRAME = "grid"
 _ORDER_KEY = "quantgate_order"
-#: The canonical bar columns (``pipeline.store.canonical.OHLCV_COLUMNS``), repeated here because importing
-#: ``pipeline.store`` loads SQLAlchemy and Alembic (~0.8 s), which validating bars does not need.
-OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 
 def validate_bars(
@@ -206,7 +204,7 @@ def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
             f"bars: the index must be the bar open time (a tz-aware DatetimeIndex named ts), got {type(index).__name__}"
         )
     if index.tz is None:
-        raise DataQualityError("bars: ts is tz-naive; canonical bars are UTC (see pipeline.store.canonical)")
+        raise DataQualityError("bars: ts is tz-naive; canonical bars are UTC (see pipeline.bars)")
     frame = pd.DataFrame({"ts": index.tz_convert("UTC")})
     for column in OHLCV_COLUMNS:
         if column in source.columns:
@@ -245,9 +243,8 @@ def _calendar_scope(
     checkable = pd.Series(True, index=ts.index).to_numpy()
     if asset_class != "equity":
         return checkable, []
-    from pipeline.timeframes import _calendar  # the very calendar expected_grid uses
 
-    calendar = _calendar(EQUITY_CALENDAR)
+    calendar = exchange_calendar(EQUITY_CALENDAR)  # the very calendar expected_grid uses
     lo = pd.Timestamp(calendar.first_session).tz_localize(None).tz_localize("UTC")
     hi = pd.Timestamp(calendar.last_session).tz_localize(None).tz_localize("UTC") + pd.Timedelta(days=1)
     checkable = ((ts >= lo) & (ts < hi)).to_numpy() | ts.isna().to_numpy()

@@ -11,14 +11,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import settings
 from pipeline.errors import TrackingError, first_line
-from pipeline.store import get_engine
 from pipeline.store.locks import exclusive
-from pipeline.store.models import PromotionEvent
+from pipeline.store.promotions import PromotionLog
 
 FLOW_ACTOR = "quantgate-flow"
 _ACTOR_LIMIT = 128
@@ -118,17 +117,14 @@ def write_history(rows: Sequence[HistoryRow], db_url: str | None = None, connect
     """
     if not rows:
         return
-    engine = get_engine(db_url)
+    log = PromotionLog(db_url)
+    engine = log.engine
     payload = [
         {key: value for key, value in asdict(row).items() if key != "id"} | {"actor": row.actor[:_ACTOR_LIMIT]}
         for row in rows
     ]
     try:
-        if connection is not None:
-            connection.execute(insert(PromotionEvent), payload)
-        else:
-            with engine.begin() as own:
-                own.execute(insert(PromotionEvent), payload)
+        log.append(payload, connection)
     except SQLAlchemyError as exc:
         first = rows[0]
         raise TrackingError(
@@ -153,14 +149,10 @@ def read_history(model_name: str | None = None, db_url: str | None = None) -> li
     list[HistoryRow]
         Rows with their ``id`` (``at`` a UTC datetime).
     """
-    engine = get_engine(db_url)
-    table = PromotionEvent.__table__
-    query = select(table).order_by(table.c.at, table.c.id)
-    if model_name is not None:
-        query = query.where(table.c.model_name == model_name)
+    log = PromotionLog(db_url)
+    engine = log.engine
     try:
-        with engine.connect() as connection:
-            result = connection.execute(query).mappings().all()
+        result = log.read(model_name)
     except SQLAlchemyError as exc:
         raise TrackingError(
             f"cannot read promotion history from {settings.redact_url(str(engine.url))}: "

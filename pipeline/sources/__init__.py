@@ -1,5 +1,12 @@
-"""Market-data sources: one module each behind :class:`BarSource`."""
+"""Market-data sources: one module each behind :class:`BarSource`, found through :func:`get_source`."""
 
-from pipeline.sources.base import KNOWN_SOURCES, BarSource, get_source, source_asset_class
+from pipeline.sources.base import (
+    BarSource,
+    get_source,
+    register_source,
+    source_asset_class,
+    source_class,
+    source_names,
+)
 
-__all__ = ["KNOWN_SOURCES", "BarSource", "get_source", "source_asset_class"]
+__all__ = ["BarSource", "get_source", "register_source", "source_asset_class", "source_class", "source_names"]

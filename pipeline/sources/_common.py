@@ -1,8 +1,8 @@
-"""Shared plumbing for network sources: base URLs, keys, deadlines, caps, bounded retries, clean errors.
+"""Generic plumbing for network sources: keys, deadlines, caps, paging, bounded retries, clean errors.
 
-Settings come from the environment only (seconds unless noted):
+Nothing here names a source: each source module declares its base URL, URL variable and key variables
+(:class:`~pipeline.sources.base.BarSource`). Settings come from the environment only (seconds unless noted):
 
-- ``QUANTGATE_<SOURCE>_URL``: base URL of the service (defaults to the real one).
 - ``QUANTGATE_HTTP_TIMEOUT`` (30): connect and per-read socket timeout.
 - ``QUANTGATE_REQUEST_DEADLINE`` (60): wall-clock bound of one HTTP request, from connect to the last
   body byte, so a server trickling one byte every few seconds cannot hold a request open.
@@ -41,35 +41,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from pipeline.bars import OHLCV_COLUMNS
 from pipeline.errors import SourceError, SourceUnavailable, first_line
-from pipeline.store.canonical import OHLCV_COLUMNS
+from pipeline.sources.base import key_variables
 from pipeline.window import fmt
 
 T = TypeVar("T")
-
-DEFAULT_URLS: dict[str, str] = {
-    "polygon": "https://api.polygon.io",
-    "binance": "https://api.binance.com",
-    "alpaca": "https://data.alpaca.markets",
-    "coingecko": "https://api.coingecko.com/api/v3",
-    "geckoterminal": "https://api.geckoterminal.com/api/v2",
-}
-URL_VARIABLES: dict[str, str] = {
-    "polygon": "QUANTGATE_POLYGON_URL",
-    "binance": "QUANTGATE_BINANCE_URL",
-    "alpaca": "QUANTGATE_ALPACA_DATA_URL",
-    "coingecko": "QUANTGATE_COINGECKO_URL",
-    "geckoterminal": "QUANTGATE_GECKOTERMINAL_URL",
-}
-KEY_VARIABLES: tuple[str, ...] = (
-    "POLYGON_API_KEY",
-    "BINANCE_API_KEY",
-    "BINANCE_API_SECRET",
-    "APCA_API_KEY_ID",
-    "APCA_API_SECRET_KEY",
-    "COINGECKO_API_KEY",
-)
-
 
 class Transient(Exception):  # a signal for the retry loop, never seen by users
     """A failure worth retrying; ``retry_after`` is the server's requested wait in seconds, if any."""
@@ -82,11 +59,6 @@ class Transient(Exception):  # a signal for the retry loop, never seen by users
 
 class Permanent(Exception):  # turned into a SourceError naming source, symbol and window
     """A failure not worth retrying (401, unknown symbol, malformed payload)."""
-
-
-def base_url(source: str) -> str:
-    """Base URL of ``source`` from its environment variable, without a trailing slash."""
-    return os.environ.get(URL_VARIABLES[source], DEFAULT_URLS[source]).rstrip("/")
 
 
 def env_key(name: str) -> str | None:
@@ -216,8 +188,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def secrets() -> list[str]:
-    """Every configured key, to be scrubbed from any text that may reach a user or a log."""
-    return [v for v in (env_key(n) for n in KEY_VARIABLES) if v]
+    """Every configured key of every source (its ``key_variables``), scrubbed from any text that may reach a user."""
+    return [v for v in (env_key(n) for n in key_variables()) if v]
 
 
 def redact(text: str, extra: Iterable[str | None] = ()) -> str:

@@ -23,7 +23,6 @@ from pipeline.sources._common import (
     PageCounter,
     Permanent,
     Transient,
-    base_url,
     clip,
     env_key,
     fail,
@@ -34,7 +33,29 @@ from pipeline.sources._common import (
     request_budget,
     retrying,
 )
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
+
+ALPACA_TIMEFRAMES: dict[str, tuple[int, str]] = {
+    "1m": (1, "Min"),
+    "5m": (5, "Min"),
+    "15m": (15, "Min"),
+    "1h": (1, "Hour"),
+    "4h": (4, "Hour"),
+    "1d": (1, "Day"),
+}
+
+
+def alpaca_symbol(symbol: str, asset_class: str) -> str:
+    """Alpaca notation: ``AAPL`` for stocks, ``BTC/USD`` for crypto."""
+    if asset_class == "crypto":
+        pair = symbols.split_pair(symbol)
+        return f"{pair.base}/{pair.quote}"
+    return symbol.upper()
+
+
+def alpaca_timeframe(timeframe: str) -> tuple[int, str]:
+    """Alpaca ``(amount, unit)`` as in ``alpaca.data.timeframe.TimeFrame``."""
+    return ALPACA_TIMEFRAMES[timeframe]
 
 
 class _Session(requests.Session):
@@ -64,11 +85,16 @@ class _Session(requests.Session):
         return response
 
 
+@register_source
 class AlpacaSource(BarSource):
     """Alpaca market data: stocks (and crypto pairs written ``BASE/QUOTE``)."""
 
     name = "alpaca"
     asset_class = "equity"
+    default_url = "https://data.alpaca.markets"
+    url_variable = "QUANTGATE_ALPACA_DATA_URL"
+    key_variables = ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
+    listing_rank = 30
 
     def _is_crypto(self, symbol: str) -> bool:
         """A pair (``BTC/USD``, or longer than any stock ticker and ending in a quote) is crypto."""
@@ -86,7 +112,7 @@ class AlpacaSource(BarSource):
         from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
 
         key, secret = env_key("APCA_API_KEY_ID"), env_key("APCA_API_SECRET_KEY")
-        common = {"url_override": base_url("alpaca"), "raw_data": True}
+        common = {"url_override": self.base_url(), "raw_data": True}
         if crypto:
             client = CryptoHistoricalDataClient(api_key=key, secret_key=secret, **common)
         else:
@@ -102,7 +128,7 @@ class AlpacaSource(BarSource):
         symbols.check_timeframe(self.name, timeframe)
         crypto = self._is_crypto(symbol)
         try:
-            ticker = symbols.alpaca_symbol(symbol, "crypto" if crypto else "equity")
+            ticker = alpaca_symbol(symbol, "crypto" if crypto else "equity")
         except ValueError as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
         if not crypto and (env_key("APCA_API_KEY_ID") is None or env_key("APCA_API_SECRET_KEY") is None):
@@ -123,7 +149,7 @@ class AlpacaSource(BarSource):
         from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
         from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
-        amount, unit = symbols.alpaca_timeframe(timeframe)
+        amount, unit = alpaca_timeframe(timeframe)
         frame_tf = TimeFrame(amount, TimeFrameUnit(unit))
         # Daily stock bars are stamped midnight New York: widen so they are not cut off.
         last = end - pd.Timedelta(milliseconds=1)  # the API's end is inclusive, ours is not
@@ -168,5 +194,3 @@ def _message(exc: Exception) -> str:
     except (ValueError, KeyError, TypeError, AttributeError):
         return str(exc)[:120]
 
-
-SOURCE = AlpacaSource

@@ -18,7 +18,6 @@ import pandas as pd
 from pipeline.sources import symbols
 from pipeline.sources._common import (
     Permanent,
-    base_url,
     clip,
     decode_json,
     env_key,
@@ -30,8 +29,20 @@ from pipeline.sources._common import (
     raise_for_transient,
     retrying,
 )
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
 from pipeline.timeframes import bar_length
+
+BINANCE_INTERVALS: dict[str, str] = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1h", "4h": "4h", "1d": "1d"}
+
+
+def binance_symbol(symbol: str) -> str:
+    """Binance notation: ``BTCUSDT`` (separators removed, upper case)."""
+    return symbol.upper().replace("/", "").replace("-", "").replace("_", "")
+
+
+def binance_interval(timeframe: str) -> str:
+    """Binance kline interval."""
+    return BINANCE_INTERVALS[timeframe]
 
 #: Klines per page (Binance's maximum).
 PAGE = 1000
@@ -62,18 +73,23 @@ def _klines(url: str, params: dict, headers: dict) -> list:
     return payload
 
 
+@register_source
 class BinanceSource(BarSource):
     """Spot klines of a Binance pair (``BTCUSDT``)."""
 
     name = "binance"
     asset_class = "crypto"
+    default_url = "https://api.binance.com"
+    url_variable = "QUANTGATE_BINANCE_URL"
+    key_variables = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+    listing_rank = 20
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         symbols.check_timeframe(self.name, timeframe)
-        pair = symbols.binance_symbol(symbol)
-        interval = symbols.binance_interval(timeframe)
+        pair = binance_symbol(symbol)
+        interval = binance_interval(timeframe)
         length = bar_length(timeframe)
-        url = base_url("binance") + "/api/v3/klines"
+        url = self.base_url() + "/api/v3/klines"
         key = env_key("BINANCE_API_KEY")
         headers = {"X-MBX-APIKEY": key} if key else {}
         cap = min(max_pages(), math.ceil((end - start) / length / PAGE) + 2)
@@ -115,5 +131,3 @@ class BinanceSource(BarSource):
             raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
 
-
-SOURCE = BinanceSource

@@ -15,7 +15,6 @@ import pandas as pd
 from pipeline.sources import symbols
 from pipeline.sources._common import (
     Permanent,
-    base_url,
     clip,
     env_key,
     fail,
@@ -23,7 +22,54 @@ from pipeline.sources._common import (
     http_get_json,
     retrying,
 )
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
+
+#: CoinGecko coin ids of common base assets.
+COINGECKO_IDS: dict[str, str] = {
+    "BTC": "bitcoin",
+    "ETH": "ethereum",
+    "SOL": "solana",
+    "BNB": "binancecoin",
+    "XRP": "ripple",
+    "ADA": "cardano",
+    "DOGE": "dogecoin",
+    "AVAX": "avalanche-2",
+    "DOT": "polkadot",
+    "LINK": "chainlink",
+    "LTC": "litecoin",
+    "MATIC": "matic-network",
+}
+
+#: CoinGecko ``/ohlc`` ``days`` values and the candle each returns (auto granularity).
+COINGECKO_DAYS: tuple[tuple[int, pd.Timedelta], ...] = (
+    (1, pd.Timedelta(minutes=30)),
+    (7, pd.Timedelta(hours=4)),
+    (14, pd.Timedelta(hours=4)),
+    (30, pd.Timedelta(hours=4)),
+    (90, pd.Timedelta(days=4)),
+    (180, pd.Timedelta(days=4)),
+    (365, pd.Timedelta(days=4)),
+)
+
+
+def coingecko_coin(symbol: str) -> tuple[str, str]:
+    """CoinGecko ``(coin_id, vs_currency)``; a lower-case symbol is taken as a coin id vs USD."""
+    if symbol == symbol.lower() and "/" not in symbol:
+        return symbol, "usd"
+    pair = symbols.split_pair(symbol)
+    coin = COINGECKO_IDS.get(pair.base)
+    if coin is None:
+        raise ValueError(f"no CoinGecko coin id known for {pair.base}; pass the coin id (e.g. bitcoin) instead")
+    quote = "usd" if pair.quote in ("USD", "USDT", "USDC", "BUSD", "FDUSD") else pair.quote.lower()
+    return coin, quote
+
+
+def coingecko_days(lookback: pd.Timedelta) -> tuple[int, pd.Timedelta]:
+    """Smallest ``days`` value reaching back ``lookback``, and its candle length."""
+    for days, candle in COINGECKO_DAYS:
+        if pd.Timedelta(days=days) >= lookback:
+            return days, candle
+    return COINGECKO_DAYS[-1]
 
 #: quantgate timeframe -> (candle to ask for, longest lookback in days that candle is served for).
 _PLAN: dict[str, tuple[pd.Timedelta, int]] = {
@@ -33,11 +79,16 @@ _PLAN: dict[str, tuple[pd.Timedelta, int]] = {
 }
 
 
+@register_source
 class CoinGeckoSource(BarSource):
     """OHLC (no volume) of a coin against a currency (``BTCUSD`` -> ``bitcoin``/``usd``)."""
 
     name = "coingecko"
     asset_class = "crypto"
+    default_url = "https://api.coingecko.com/api/v3"
+    url_variable = "QUANTGATE_COINGECKO_URL"
+    key_variables = ("COINGECKO_API_KEY",)
+    listing_rank = 40
     volume_reliable = False
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -45,12 +96,12 @@ class CoinGeckoSource(BarSource):
         if timeframe not in _PLAN:
             raise fail(self.name, symbol, start, end, f"no {timeframe} candles (CoinGecko serves 1h, 4h, 1d)")
         try:
-            coin, currency = symbols.coingecko_coin(symbol)
+            coin, currency = coingecko_coin(symbol)
         except ValueError as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
         candle, max_days = _PLAN[timeframe]
         lookback = pd.Timestamp.now(tz="UTC") - start
-        days, served = symbols.coingecko_days(lookback)
+        days, served = coingecko_days(lookback)
         if days > max_days or served != candle:
             raise fail(
                 self.name, symbol, start, end,
@@ -60,7 +111,7 @@ class CoinGeckoSource(BarSource):
         key = env_key("COINGECKO_API_KEY")
         if key:
             headers["x-cg-demo-api-key"] = key
-        url = f"{base_url('coingecko')}/coins/{coin}/ohlc"
+        url = f"{self.base_url()}/coins/{coin}/ohlc"
         params = {"vs_currency": currency, "days": str(days)}
 
         def once() -> pd.DataFrame:
@@ -78,5 +129,3 @@ class CoinGeckoSource(BarSource):
             frame = symbols.resample(frame, timeframe)
         return clip(frame, start, end)
 
-
-SOURCE = CoinGeckoSource

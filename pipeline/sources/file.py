@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import SourceError, first_line
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
 from pipeline.window import Window, fmt
 
 #: Accepted names of the time column, in order of preference (all matched case-insensitively).
@@ -170,11 +170,13 @@ def read_bar_file(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index)[[*PRICE_COLUMNS, "volume"]]
 
 
+@register_source
 class FileSource(BarSource):
     """One CSV or Parquet file holding one series (``path``), read whole and cached for the instance."""
 
     name = "file"
     asset_class = "equity"  # set data.asset_class: crypto for a 24/7 series
+    listing_rank = 60
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
@@ -191,5 +193,3 @@ class FileSource(BarSource):
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         return Window(start, end).clip(self.bars()).copy()
 
-
-SOURCE = FileSource

@@ -15,7 +15,6 @@ from pipeline.sources import symbols
 from pipeline.sources._common import (
     PageCounter,
     Permanent,
-    base_url,
     clip,
     fail,
     fetch_scope,
@@ -23,26 +22,61 @@ from pipeline.sources._common import (
     http_get_json,
     retrying,
 )
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
+
+#: GeckoTerminal pools for quantgate pairs: ``network:pool_address``.
+GECKOTERMINAL_POOLS: dict[str, str] = {
+    "ETHUSDC": "eth:0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640",
+    "ETHUSDT": "eth:0x4e68ccd3e89f51c3074ca5072bbac773960dfa36",
+    "BTCUSDC": "eth:0x99ac8ca7087fa4a2a1fb6357269965a2014abc35",
+}
+
+GECKOTERMINAL_TIMEFRAMES: dict[str, tuple[str, int]] = {
+    "1m": ("minute", 1),
+    "5m": ("minute", 5),
+    "15m": ("minute", 15),
+    "1h": ("hour", 1),
+    "4h": ("hour", 4),
+    "1d": ("day", 1),
+}
+
+
+def geckoterminal_pool(symbol: str) -> tuple[str, str]:
+    """GeckoTerminal ``(network, pool_address)`` from ``network:address`` or a known pair."""
+    spec = GECKOTERMINAL_POOLS.get(symbol.upper().replace("/", ""), symbol)
+    if ":" not in spec:
+        raise ValueError(f"{symbol!r}: give a GeckoTerminal pool as network:pool_address (e.g. eth:0x88e6...)")
+    network, address = spec.split(":", 1)
+    return network, address
+
+
+def geckoterminal_timeframe(timeframe: str) -> tuple[str, int]:
+    """GeckoTerminal ``(timeframe, aggregate)``."""
+    return GECKOTERMINAL_TIMEFRAMES[timeframe]
 
 PAGE = 1000
 
 
+@register_source
 class GeckoTerminalSource(BarSource):
     """DEX pool candles (volume in USD of the pool, a fraction of the market's)."""
 
     name = "geckoterminal"
     asset_class = "crypto"
+    default_url = "https://api.geckoterminal.com/api/v2"
+    url_variable = "QUANTGATE_GECKOTERMINAL_URL"
+    key_variables = ()
+    listing_rank = 50
     volume_reliable = False
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         symbols.check_timeframe(self.name, timeframe)
         try:
-            network, address = symbols.geckoterminal_pool(symbol)
+            network, address = geckoterminal_pool(symbol)
         except ValueError as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
-        span, aggregate = symbols.geckoterminal_timeframe(timeframe)
-        url = f"{base_url('geckoterminal')}/networks/{network}/pools/{address}/ohlcv/{span}"
+        span, aggregate = geckoterminal_timeframe(timeframe)
+        url = f"{self.base_url()}/networks/{network}/pools/{address}/ohlcv/{span}"
         rows: dict[int, tuple] = {}
         before = math.ceil(end.timestamp())  # before_timestamp is exclusive, like our end
         start_s = int(start.timestamp())
@@ -88,5 +122,3 @@ class GeckoTerminalSource(BarSource):
             raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
 
-
-SOURCE = GeckoTerminalSource

@@ -20,7 +20,6 @@ from pipeline.sources import symbols
 from pipeline.sources._common import (
     PageCounter,
     Transient,
-    base_url,
     clip,
     env_key,
     fail,
@@ -32,7 +31,30 @@ from pipeline.sources._common import (
     request_budget,
     retrying,
 )
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
+
+POLYGON_SPANS: dict[str, tuple[int, str]] = {
+    "1m": (1, "minute"),
+    "5m": (5, "minute"),
+    "15m": (15, "minute"),
+    "1h": (1, "hour"),
+    "4h": (4, "hour"),
+    "1d": (1, "day"),
+}
+
+
+def polygon_ticker(symbol: str, asset_class: str = "equity") -> str:
+    """Polygon ticker: ``AAPL`` for stocks, ``X:BTCUSD`` for crypto pairs."""
+    if asset_class == "crypto" and not symbol.upper().startswith("X:"):
+        pair = symbols.split_pair(symbol)
+        quote = "USD" if pair.quote in ("USDT", "USDC", "BUSD", "FDUSD") else pair.quote
+        return f"X:{pair.base}{quote}"
+    return symbol.upper()
+
+
+def polygon_span(timeframe: str) -> tuple[int, str]:
+    """Polygon ``(multiplier, timespan)``."""
+    return POLYGON_SPANS[timeframe]
 
 
 class MalformedPayload(Exception):  # deliberately not a ValueError: the client swallows those
@@ -97,11 +119,16 @@ class _Answer:
         self.data = data
 
 
+@register_source
 class PolygonSource(BarSource):
     """Stock (``AAPL``) and crypto (``X:BTCUSD``) aggregates from Polygon."""
 
     name = "polygon"
     asset_class = "equity"
+    default_url = "https://api.polygon.io"
+    url_variable = "QUANTGATE_POLYGON_URL"
+    key_variables = ("POLYGON_API_KEY",)
+    listing_rank = 10
 
     def _client(self):
         from polygon import RESTClient
@@ -111,7 +138,7 @@ class PolygonSource(BarSource):
             return None
         return RESTClient(
             api_key=key,
-            base=base_url("polygon"),
+            base=self.base_url(),
             connect_timeout=min(10.0, http_timeout()),
             read_timeout=http_timeout(),
             retries=0,
@@ -124,10 +151,10 @@ class PolygonSource(BarSource):
         if client is None:
             raise fail(self.name, symbol, start, end, "POLYGON_API_KEY is not set")
         try:
-            ticker = symbols.polygon_ticker(symbol, self.asset_class)
+            ticker = polygon_ticker(symbol, self.asset_class)
         except ValueError as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
-        multiplier, span = symbols.polygon_span(timeframe)
+        multiplier, span = polygon_span(timeframe)
 
         pool = client.client
 
@@ -198,5 +225,3 @@ def _bad_response(exc: Exception) -> str:
         return f"unknown symbol ({message})"
     return f"{status}: {message}"
 
-
-SOURCE = PolygonSource

@@ -34,6 +34,7 @@ import pandas as pd
 from pipeline.errors import SourceError
 from pipeline.sources import symbols as symbol_map
 from pipeline.sources._common import env_key, frame_from_rows, redact
+from pipeline.sources.polygon import polygon_ticker
 from pipeline.timeframes import bar_length
 
 DEFAULT_WS_URL = "wss://socket.polygon.io"
@@ -80,7 +81,7 @@ def ws_endpoint() -> tuple[str, bool]:
 
 def topics(symbols: list[str]) -> dict[str, str]:
     """Per-minute aggregate topics (``AM.AAPL``) mapped back to quantgate symbols."""
-    return {f"AM.{symbol_map.polygon_ticker(s, 'equity')}": s for s in symbols}
+    return {f"AM.{polygon_ticker(s, 'equity')}": s for s in symbols}
 
 
 def bars_from_aggregates(aggregates: list[Any]) -> dict[str, pd.DataFrame]:

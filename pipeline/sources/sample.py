@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import SourceError
-from pipeline.sources.base import BarSource
+from pipeline.sources.base import BarSource, register_source
 from pipeline.window import Window
 
 SYMBOLS: tuple[str, ...] = ("AAPL", "IBM", "MSFT", "GOOG")
@@ -37,11 +37,13 @@ def _adjusted(symbol: str) -> pd.DataFrame:
     return out.replace([np.inf, -np.inf], np.nan)
 
 
+@register_source
 class SampleSource(BarSource):
     """Daily equity bars from bokeh-sampledata."""
 
     name = "sample"
     asset_class = "equity"
+    listing_rank = 0
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         window = str(Window(start, end))
@@ -55,5 +57,3 @@ class SampleSource(BarSource):
     def symbols(self) -> list[str]:
         return list(SYMBOLS)
 
-
-SOURCE = SampleSource

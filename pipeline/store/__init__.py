@@ -1,8 +1,18 @@
-"""The bar store: quantgate's database of canonical OHLCV bars and its own bookkeeping tables."""
+"""The bar store: quantgate's database of canonical OHLCV bars and its own bookkeeping tables.
 
-from pipeline.store.bar_store import BarStore, UpsertResult
-from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
-from pipeline.store.database import create_database, dispose_all, get_engine, quiet_aborted_pipeline_noise, upgrade
+Stages use the repository (:class:`BarStore`), never the ORM tables; :func:`ensure_schema` migrates.
+"""
+
+from pipeline.bars import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
+from pipeline.store.database import (
+    create_database,
+    dispose_all,
+    ensure_schema,
+    get_engine,
+    quiet_aborted_pipeline_noise,
+    upgrade,
+)
+from pipeline.store.repository import BarStore, UpsertResult
 
 __all__ = [
     "OHLCV_COLUMNS",
@@ -12,6 +22,7 @@ __all__ = [
     "canonicalize",
     "create_database",
     "dispose_all",
+    "ensure_schema",
     "get_engine",
     "quiet_aborted_pipeline_noise",
     "upgrade",

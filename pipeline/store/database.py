@@ -1,4 +1,9 @@
-"""Engines for quantgate's database, migrated to the newest schema on first use."""
+"""Engines for quantgate's database, and the one explicit call that migrates its schema.
+
+:func:`get_engine` only connects. :func:`ensure_schema` (used by ``quantgate db init``, the store's
+repositories and every entry point that writes quantgate's tables) brings the schema to the newest migration,
+once per process and URL.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pipeline.errors import StoreError, first_line
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
+_migrated: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -77,7 +83,10 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: ``QUANTGATE_DB_URL`` or the embedded SQLite), migrated once."""
+    """The cached engine for ``url`` (default: ``QUANTGATE_DB_URL`` or the embedded SQLite); no migration.
+
+    Use :func:`ensure_schema` where quantgate's tables must exist.
+    """
     url = url or settings.db_url()
     with _lock:
         engine = _engines.get(url)
@@ -92,9 +101,25 @@ def get_engine(url: str | None = None) -> Engine:
         else:
             quiet_aborted_pipeline_noise()
             engine = create_engine(url, pool_pre_ping=True)
-        upgrade(engine)
         _engines[url] = engine
         return engine
+
+
+def ensure_schema(url: str | None = None) -> Engine:
+    """The engine for ``url`` with quantgate's schema at the newest migration (migrated once per process).
+
+    Raises
+    ------
+    StoreError
+        If the database cannot be reached or migrated.
+    """
+    url = url or settings.db_url()
+    engine = get_engine(url)
+    if url not in _migrated:
+        upgrade(engine)
+        with _lock:
+            _migrated.add(url)
+    return engine
 
 
 def create_database(url: str) -> bool:
@@ -156,3 +181,4 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _migrated.clear()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from pipeline import settings
 from pipeline.errors import StoreError, first_line
-from pipeline.store.database import get_engine
+from pipeline.store.database import ensure_schema
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -47,7 +47,7 @@ def exclusive(key: str, db_url: str | None = None, timeout_s: float = DEFAULT_TI
     StoreError
         If the lock is not granted in time.
     """
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)  # what is written under the lock goes to quantgate's tables
     with engine.connect() as connection:
         try:
             if connection.dialect.name == "postgresql":

@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipeline import settings
 from pipeline.errors import StoreError, first_line
 from pipeline.experiment.record import code_version
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from pipeline.store.models import SweepClaim
 from pipeline.sweep.discovery import SweepItem
 from pipeline.sweep.resume import completed_run
@@ -182,7 +182,7 @@ def claim_work(
         "run_id": None,
     }
     try:
-        with get_engine(db_url).begin() as connection:
+        with ensure_schema(db_url).begin() as connection:
             inserted = connection.execute(
                 _insert(connection)
                 .values(
@@ -250,7 +250,7 @@ def beat(claim: Claim) -> bool:
     if not claim.acquired:
         return False
     try:
-        with get_engine(claim.db_url).begin() as connection:
+        with ensure_schema(claim.db_url).begin() as connection:
             result = connection.execute(
                 update(SweepClaim)
                 .where(SweepClaim.work_key == claim.work.key, SweepClaim.token == claim.token)
@@ -275,7 +275,7 @@ def release(claim: Claim, state: str, run_id: str | None = None) -> bool:
     if not claim.acquired:
         return False
     try:
-        with get_engine(claim.db_url).begin() as connection:
+        with ensure_schema(claim.db_url).begin() as connection:
             result = connection.execute(
                 update(SweepClaim)
                 .where(SweepClaim.work_key == claim.work.key, SweepClaim.token == claim.token)

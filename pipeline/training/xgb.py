@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,9 +36,9 @@ class _Dataset(Protocol):
     validation: _Segment
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainedModel:
-    """A trained booster and what is needed to use and describe it."""
+    """A trained booster and what is needed to use and describe it (immutable once trained)."""
 
     booster: xgb.Booster
     device: str
@@ -130,12 +131,12 @@ def train_model(
     )
     proba = model.predict_proba(valid.X)
     y_valid = np.asarray(valid.y, dtype=np.int64)
-    model.val_metrics = {
+    val_metrics = {
         f"val_{metric}": float(val_curve[best]) if val_curve else float("nan"),
         "val_accuracy": float((proba.argmax(axis=1) == y_valid).mean()),
         "best_iteration": float(best),
     }
-    return model
+    return dataclasses.replace(model, val_metrics=val_metrics)
 
 
 def predict_proba(booster: xgb.Booster, X: pd.DataFrame, n_classes: int) -> np.ndarray:

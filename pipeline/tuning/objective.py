@@ -1,8 +1,10 @@
-"""Score one set of XGBoost parameters on the validation segment, and on nothing else."""
+"""The tuning objective: score one set of XGBoost parameters on the validation segment, and on nothing else."""
 
 from __future__ import annotations
 
 import math
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,13 +14,18 @@ import pandas as pd
 
 from pipeline.backtest import run_backtest
 from pipeline.errors import TuningError
+from pipeline.tracking import tags as T
 from pipeline.training import train_model
+from pipeline.tuning.pruning import XGBoostPruningCallback
+from pipeline.tuning.space import suggest_params
 
 if TYPE_CHECKING:
+    import optuna
     import xgboost as xgb
 
     from pipeline.config import ExperimentConfig
     from pipeline.split import Dataset, Segment
+    from pipeline.tracking import RunLogger
     from pipeline.training import TrainedModel
 
 
@@ -139,11 +146,111 @@ def score_on_validation(
     features = valid.features
     proba = pd.DataFrame(model.predict_proba(features), index=features.index)
     backtest = run_backtest(valid.bars, proba, config, periods_per_year)
-    metrics["val_sharpe"] = float(backtest.metrics["sharpe"])
-    metrics["val_total_return"] = float(backtest.metrics["total_return"])
+    metrics["val_sharpe"] = backtest.metrics.sharpe
+    metrics["val_total_return"] = backtest.metrics.total_return
     metrics["best_iteration"] = float(model.best_iteration)
     key = f"val_{metric}"
     if key not in metrics:
         raise TuningError(f"tuning.metric: unknown metric {metric!r}")
     value = metrics[key]
     return ValidationScore(value=value if math.isfinite(value) else float("nan"), metrics=metrics, model=model)
+
+
+# -- the Optuna objective: one trial = one nested MLflow run scored on validation ---------------------
+
+#: Trial user attributes written by :func:`pipeline.tuning.study.tune`.
+VAL_SHARPE_ATTR = "val_sharpe"
+SURPLUS_ATTR = "quantgate.surplus"
+WORKER_ATTR = "quantgate.worker"
+
+#: Upper bound on pruning reports (database writes) per trial; the callback reports every k-th round.
+MAX_REPORTS_PER_TRIAL = 50
+
+#: MLflow tags on trial runs.
+ROLE_TAG = T.ROLE
+TRIAL_ROLE = "tuning-trial"
+
+
+class SurplusTrial(Exception):
+    """Raised inside the objective when a trial would take the study past its target."""
+
+
+def _trial_logger(config: ExperimentConfig, study_name: str, trial_number: int, parent_run_id: str | None) -> RunLogger:
+    from pipeline.tracking import start_run
+
+    return start_run(
+        config.name,
+        run_name=f"trial-{trial_number:03d}",
+        tags={
+            T.OPTUNA_STUDY: study_name,
+            T.OPTUNA_TRIAL_NUMBER: trial_number,
+            T.OPTUNA_STATE: "RUNNING",
+            ROLE_TAG: TRIAL_ROLE,
+        },
+        nested=parent_run_id is not None,
+        parent_run_id=parent_run_id,
+    )
+
+
+def make_objective(
+    view: TuningView,
+    config: ExperimentConfig,
+    *,
+    periods_per_year: float,
+    target: int,
+    study_name: str,
+    direction: str,
+    parent_run_id: str | None,
+) -> Any:
+    import optuna
+    from optuna.trial import TrialState
+
+    from pipeline.training.xgb import booster_params
+
+    tuning = config.tuning
+    assert tuning is not None
+    eval_metric = str(booster_params(config, "cpu")["eval_metric"])
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    report_every = max(1, math.ceil(config.model.num_boost_round / MAX_REPORTS_PER_TRIAL))
+
+    def objective(trial: optuna.Trial) -> float:
+        ahead = [t for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
+        if len(ahead) >= target:
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            trial.study.stop()
+            raise SurplusTrial(f"study {study_name} already has {target} trials finished or running")
+        trial.set_user_attr(WORKER_ATTR, worker)
+        params = suggest_params(trial, tuning.search_space)
+        pruner = (
+            XGBoostPruningCallback(trial, eval_metric, direction, report_every=report_every) if tuning.pruning else None
+        )
+        run = _trial_logger(config, study_name, trial.number, parent_run_id)
+        try:
+            run.log_params(params)
+            score = score_on_validation(
+                view,
+                config,
+                params,
+                periods_per_year=periods_per_year,
+                metric=tuning.metric,
+                callbacks=[pruner] if pruner is not None else (),
+            )
+        except optuna.TrialPruned:
+            step = pruner.last_step if pruner is not None else None
+            run.set_tags({T.OPTUNA_STATE: "PRUNED"})
+            if step is not None:
+                run.log_metrics({"pruned_at_round": step})
+            run.end("KILLED")
+            raise
+        except BaseException as exc:
+            run.set_tags({T.OPTUNA_STATE: "FAIL", T.OPTUNA_ERROR: f"{exc.__class__.__name__}: {exc}"[:500]})
+            run.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            raise
+        trial.set_user_attr(VAL_SHARPE_ATTR, score.metrics["val_sharpe"])
+        run.log_metrics({"objective": score.value, **score.metrics})
+        run.set_tags({T.OPTUNA_STATE: "COMPLETE" if score.value == score.value else "FAIL"})
+        run.end("FINISHED")
+        return score.value
+
+    return objective

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantgate.cli import data, db, experiments, models, quality, server, trading
+from quantgate.cli import data, db, experiments, models, reconcile, server, sweeps, trading, validate
 
 app = typer.Typer(
     name="quantgate",
@@ -21,10 +21,12 @@ def _mount(sub: typer.Typer) -> None:
 
 
 _mount(experiments.app)
+_mount(sweeps.app)
 _mount(data.app)
-_mount(quality.app)
+_mount(validate.app)
 _mount(models.app)
 _mount(trading.app)
+_mount(reconcile.app)
 app.add_typer(db.app, name="db")
 app.add_typer(server.app, name="server")
 

@@ -25,11 +25,11 @@ def init(
     """Create quantgate's database and MLflow's (if missing) and bring both to the newest schema."""
     quiet_orchestration(verbose)
     from pipeline import settings
-    from pipeline.store import create_database, get_engine
+    from pipeline.store import create_database, ensure_schema
 
     url = settings.db_url()
     created = create_database(url)
-    get_engine(url)
+    ensure_schema(url)
     console.print(
         f"quantgate database {settings.redact_url(url)}: {'created, ' if created else ''}at the newest schema",
         highlight=False,

@@ -1,4 +1,4 @@
-"""`quantgate trade|positions|orders|halt|resume|reconcile`: paper trading of Production models."""
+"""`quantgate trade|positions|orders|halt|resume`: paper trading of Production models (reconcile: cli/reconcile.py)."""
 
 from __future__ import annotations
 
@@ -119,9 +119,9 @@ def trade(
 
 def _ledger():
     from pipeline.execution.ledger import Ledger
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
 
-    return Ledger(get_engine())
+    return Ledger(ensure_schema())
 
 
 @app.command("orders")
@@ -162,7 +162,7 @@ def positions(
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
     from pipeline.store.models import PaperAccount, PaperPosition
 
     name = None
@@ -170,7 +170,7 @@ def positions(
         from pipeline.execution.trading_file import load_trading_file
 
         name = load_trading_file(file).name
-    engine = get_engine()
+    engine = ensure_schema()
     rows = []
     with Session(engine) as session:
         accounts = session.scalars(select(PaperAccount)).all()
@@ -228,20 +228,3 @@ def resume(file: Path = typer.Argument(..., help="Trading file.")) -> None:
     name = load_trading_file(file).name
     _ledger().set_state(name, TradingState.ACTIVE, "resumed by hand")
     console.print(f"{name}: ACTIVE")
-
-
-@app.command("reconcile")
-@one_line_errors
-def reconcile(file: Path = typer.Argument(..., help="Trading file.")) -> None:
-    """Compare the ledger with the paper broker; settle in-flight orders; fail (and halt) on a mismatch."""
-    from pipeline.execution.cycle import reconcile as run_reconcile
-    from pipeline.execution.runner import open_session
-    from pipeline.execution.trading_file import load_trading_file
-
-    trading = load_trading_file(file)
-    session = open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0)
-    notes = run_reconcile(session)
-    state, why, _ = session.ledger.state(trading.name)
-    console.print(f"{trading.name}: ledger and broker agree; state {state.value} {why}".rstrip())
-    for note in notes:
-        console.print(f"  {note}")

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.registry.conftest import env, registry_env  # noqa: F401 - the registry fixtures of test_models.py
+
 QUIET_ENV = (
     "PREFECT_LOGGING_LEVEL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_LEVEL",

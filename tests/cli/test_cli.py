@@ -75,6 +75,7 @@ def test_run_when_config_is_bad_prints_one_line_and_exits_nonzero(tmp_path: Path
     assert "model.device" in result.stderr
 
 
+@pytest.mark.slow
 def test_ingest_and_validate_when_sample_data_used_store_and_pass(tmp_path: Path) -> None:
     env = {"QUANTGATE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
     first = quantgate("ingest", "sample", "AAPL", "1d", "--start", "2005-01-01", "--end", "2012-12-31", env=env)

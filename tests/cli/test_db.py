@@ -22,6 +22,7 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.usefixtures("quiet_mode_undone")
 def test_db_init_when_databases_missing_creates_and_migrates_both_then_is_idempotent(

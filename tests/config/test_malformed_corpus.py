@@ -311,6 +311,7 @@ def _mutate(text: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 def test_load_when_shipped_files_are_mutated_raises_only_one_line_config_errors(tmp_path: Path) -> None:
     rng = random.Random(20261203)
     sources = [p.read_text() for p in sorted((REPO / "experiments").rglob("*.yaml"))]

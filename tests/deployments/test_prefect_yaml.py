@@ -47,7 +47,7 @@ def _pull_steps_as_deployed(env: dict[str, str]) -> list:
     os.chdir(REPO)
     try:
         for step in config["build"]:
-            (fqn, inputs), = step.items()
+            ((fqn, inputs),) = step.items()
             assert fqn == "prefect.deployments.steps.run_shell_script"
             inputs = dict(inputs)
             step_id = inputs.pop("id")

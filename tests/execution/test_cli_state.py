@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import TradingState
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from quantgate.cli import app
 
 runner = CliRunner()
@@ -20,12 +20,12 @@ def test_halt_when_reducing_given_sets_reducing_and_resume_makes_it_active(qg_ho
     path.write_text("name: cli-state\nmodel: m\n")
     result = runner.invoke(app, ["halt", str(path), "--reason", "earnings", "--reducing"])
     assert result.exit_code == 0, result.output
-    state, reason, since = Ledger(get_engine()).state("cli-state")
+    state, reason, since = Ledger(ensure_schema()).state("cli-state")
     assert state is TradingState.REDUCING and reason == "MANUAL_REDUCING: earnings" and since is not None
     assert runner.invoke(app, ["halt", str(path), "--reason", "x"]).exit_code == 0
-    assert Ledger(get_engine()).state("cli-state")[0] is TradingState.HALTED
+    assert Ledger(ensure_schema()).state("cli-state")[0] is TradingState.HALTED
     assert runner.invoke(app, ["resume", str(path)]).exit_code == 0
-    assert Ledger(get_engine()).state("cli-state")[0] is TradingState.ACTIVE
+    assert Ledger(ensure_schema()).state("cli-state")[0] is TradingState.ACTIVE
     assert json.loads(runner.invoke(app, ["orders", "--json"]).stdout) == []
 
 

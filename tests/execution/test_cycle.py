@@ -14,14 +14,14 @@ from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
 from pipeline.execution.paper import PaperBroker
 from pipeline.execution.trading_file import TradingFile
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from tests.stubs import random_walk_bars
 
 
 def _session(db_url: str, **risk) -> TradingSession:
     name = f"s{uuid.uuid4().hex[:8]}"
     trading = TradingFile.model_validate({"name": name, "model": "m", "capital": 10_000.0, "risk": risk})
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     broker = PaperBroker(engine, name, trading.capital, "backtest", fee_bps=10.0, slippage_bps=5.0)
     anchor = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     return TradingSession(trading, Ledger(engine), broker, name, anchor, risk_engine(trading, "1d"))
@@ -91,7 +91,7 @@ def test_reconcile_when_broker_position_differs_from_ledger_halts_and_fails_clos
     stray = OrderIntent("by-hand", "TEST", Side.BUY, 1.0, ts, "1", 1.0, 0.0)
     order, _ = Ledger(session.broker.engine).record_intent(stray)
     other.submit(order)
-    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH: TEST ledger 5 vs broker 6"):
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH: ledger 5 TEST, venue 6 TEST"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
 

@@ -20,7 +20,7 @@ from pipeline.execution.model import (
     TradingState,
 )
 from pipeline.execution.paper import PaperBroker
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 
 BAR = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
@@ -34,7 +34,7 @@ def _event(cls, intent: OrderIntent, **kw):
 
 
 def test_record_intent_when_written_twice_for_the_same_bar_creates_one_order(db_url):
-    ledger = Ledger(get_engine(db_url))
+    ledger = Ledger(ensure_schema(db_url))
     strategy = f"s{uuid.uuid4().hex[:8]}"
     first, created = ledger.record_intent(_intent(strategy))
     again, created_again = ledger.record_intent(_intent(strategy))
@@ -45,7 +45,7 @@ def test_record_intent_when_written_twice_for_the_same_bar_creates_one_order(db_
 
 
 def test_apply_when_events_arrive_moves_the_order_and_keeps_every_event(db_url):
-    ledger = Ledger(get_engine(db_url))
+    ledger = Ledger(ensure_schema(db_url))
     intent = _intent(f"s{uuid.uuid4().hex[:8]}")
     ledger.record_intent(intent)
     ledger.apply(_event(OrderSubmitted, intent))
@@ -58,7 +58,7 @@ def test_apply_when_events_arrive_moves_the_order_and_keeps_every_event(db_url):
 
 
 def test_record_intent_when_denied_stores_the_coded_reason_and_an_event(db_url):
-    ledger = Ledger(get_engine(db_url))
+    ledger = Ledger(ensure_schema(db_url))
     intent = _intent(f"s{uuid.uuid4().hex[:8]}")
     denied = _event(OrderDenied, intent, reason="MAX_ORDERS_PER_DAY: max_orders=1, sent_today=1")
     order, _ = ledger.record_intent(intent, denied)
@@ -68,15 +68,15 @@ def test_record_intent_when_denied_stores_the_coded_reason_and_an_event(db_url):
 
 
 def test_set_state_when_halted_persists_reason_and_time(db_url):
-    ledger = Ledger(get_engine(db_url))
+    ledger = Ledger(ensure_schema(db_url))
     strategy = f"s{uuid.uuid4().hex[:8]}"
     assert ledger.state(strategy)[0] is TradingState.ACTIVE
     ledger.set_state(strategy, TradingState.HALTED, "manual: earnings", BAR)
-    assert Ledger(get_engine(db_url)).state(strategy) == (TradingState.HALTED, "manual: earnings", BAR)
+    assert Ledger(ensure_schema(db_url)).state(strategy) == (TradingState.HALTED, "manual: earnings", BAR)
 
 
 def test_paper_broker_when_backtest_fill_model_fills_at_close_plus_costs_and_survives_restart(db_url):
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     account = f"a{uuid.uuid4().hex[:8]}"
     ledger = Ledger(engine)
     broker = PaperBroker(engine, account, 10_000.0, "backtest", fee_bps=10.0, slippage_bps=20.0)
@@ -95,7 +95,7 @@ def test_paper_broker_when_backtest_fill_model_fills_at_close_plus_costs_and_sur
 
 
 def test_paper_broker_when_next_open_fill_model_fills_at_the_next_bar_open(db_url):
-    engine = get_engine(db_url)
+    engine = ensure_schema(db_url)
     account = f"a{uuid.uuid4().hex[:8]}"
     broker = PaperBroker(engine, account, 10_000.0, "next_open", slippage_bps=10.0)
     broker.on_bar("AAPL", MarketBar(BAR, open=99.0, close=100.0))

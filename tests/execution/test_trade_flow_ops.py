@@ -74,24 +74,24 @@ def test_trade_flow_when_the_broker_disagrees_halts_and_notifies_the_coded_reaso
 
     from flows.trade import trade_flow
     from pipeline.errors import ExecutionError
-    from pipeline.store import get_engine
+    from pipeline.store import ensure_schema
     from pipeline.store.models import PaperPosition
 
     path = promoted.trading_file(tmp_path, "aapl-mismatch", notify={"block": BLOCK})
     first = trade_flow(str(path), as_of=AS_OF)
     assert [o.status.value for o in first.orders] == ["FILLED"]
     assert receiver.texts() == []  # a normal cycle sends nothing
-    with Session(get_engine()) as session, session.begin():  # the venue's book drifts from the ledger
+    with Session(ensure_schema()) as session, session.begin():  # the venue's book drifts from the ledger
         session.execute(
             update(PaperPosition)
             .where(PaperPosition.account == "aapl-mismatch")
             .values(quantity=PaperPosition.quantity + 7)
         )
-    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH"):
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH"):
         trade_flow(str(path), as_of="2012-06-06T00:00:00")
     (message,) = [t for t in receiver.texts() if "aapl-mismatch" in t]
     assert message.startswith("quantgate aapl-mismatch: HALTED |")
-    assert "RECONCILE_MISMATCH: AAPL ledger" in message
+    assert "POSITION_MISMATCH: ledger " in message and " AAPL, venue " in message
     state = CliRunner().invoke(app, ["orders", "--strategy", "aapl-mismatch", "--json"])
     assert len(json.loads(state.stdout)) == 1  # nothing was sent after the mismatch
 
@@ -186,3 +186,16 @@ def test_day_run_when_cycles_race_for_a_new_day_creates_one_run(promoted):
     client = MlflowClient()
     experiment = client.get_experiment_by_name("trading/aapl-race")
     assert len(client.search_runs([experiment.experiment_id])) == 1
+
+
+def test_trade_once_command_when_run_is_a_step_of_its_trading_day_run(promoted, tmp_path):
+    from mlflow import MlflowClient
+
+    from pipeline.execution.tracking import DAY_TAG
+
+    path = promoted.trading_file(tmp_path, "aapl-cli-day")
+    result = CliRunner().invoke(app, ["trade", str(path), "--once", "--as-of", AS_OF, "--json"])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("trading/aapl-cli-day").experiment_id])
+    assert run.data.tags[DAY_TAG] == "2012-06-04" and run.data.metrics["orders"] == 1.0

@@ -9,7 +9,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from pipeline.experiment.run import ExperimentRun, pause_for_test
+from pipeline.config import config_hash
+from pipeline.experiment.run import ExperimentRun, pause_for_test, run_name
 from pipeline.tracking import configure_mlflow
 from pipeline.tracking import tags as T
 from tests.tracking.builders import experiment
@@ -75,3 +76,8 @@ def test_pause_for_test_when_point_not_named_returns_at_once(monkeypatch: pytest
     pause_for_test("logging")
     pause_for_test("finish")  # first hit of finish; the seam waits for the second
     assert not marker.exists()
+
+
+def test_run_name_when_config_given_names_symbol_timeframe_variant_and_hash(tmp_path: Path) -> None:
+    config, _ = experiment(tmp_path, name="mom-aapl")
+    assert run_name(config) == f"AAPL-1d-long-flat-{config_hash(config)[:6]}"

@@ -107,6 +107,9 @@ def test_sweep_item_dsr_does_not_depend_on_finish_order(mlflow_store: None) -> N
     first = item_dsr(order[:2])  # the item finishes second ...
     second = item_dsr(order[2:7])  # ... or seventh, after other siblings
     assert abs(first - second) <= 1e-9
-    assert first < DeflatedSharpeRule(0.95).evaluate(
-        passing_evidence(strategy_returns=evidence_returns, benchmark_returns=benchmark)
-    ).value  # deflation happened
+    assert (
+        first
+        < DeflatedSharpeRule(0.95)
+        .evaluate(passing_evidence(strategy_returns=evidence_returns, benchmark_returns=benchmark))
+        .value
+    )  # deflation happened

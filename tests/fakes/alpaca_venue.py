@@ -6,8 +6,10 @@ is unique forever (422 ``client_order_id must be unique``, even after a cancel).
 
 Faults per ``METHOD path`` (:meth:`AlpacaVenue.fault`): ``429``/``504``/``500`` before booking,
 ``accept_then_504`` (booked, then a 504: the client retries the POST and meets its own id),
-``accept_then_500``, ``accept_then_hang`` (booked, no answer for ``hang_s``). ``echo_keys`` repeats the
-key and secret the client sent in every error message.
+``accept_then_500``, ``accept_then_hang`` (booked, no answer for ``hang_s``), ``hang`` (nothing handled, no
+answer for ``hang_s``: a hung venue), ``503``; ``"*", "*"`` as method and path matches every request.
+``cancel_pending`` leaves a canceled order ``pending_cancel`` and :meth:`AlpacaVenue.fill_resting` fills it.
+``echo_keys`` repeats the key and secret the client sent in every error message.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class AlpacaVenue:
         self.market_fill_ratio = 1.0
         self.echo_keys = False
         self.hang_s = 3.0
+        self.cancel_pending = False  # DELETE leaves the order pending_cancel (a fill may still arrive)
         self._faults: list[list[Any]] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -48,10 +51,15 @@ class AlpacaVenue:
         with self._lock:
             self._faults.append([f"{method} {path}", kind, times, after])
 
+    def heal(self) -> None:
+        """Drop every scripted fault that is left (the venue answers normally again)."""
+        with self._lock:
+            self._faults.clear()
+
     def _take_fault(self, method: str, path: str) -> str | None:
         with self._lock:
             for fault in self._faults:
-                if fault[0] == f"{method} {path}":
+                if fault[0] in (f"{method} {path}", "* *"):  # "* *": every request (a storm, a hung venue)
                     if fault[3] > 0:
                         fault[3] -= 1
                         return None
@@ -60,6 +68,16 @@ class AlpacaVenue:
                         self._faults.remove(fault)
                     return fault[1]
         return None
+
+    def fill_resting(self, cid: str) -> None:
+        """Fill the working order ``cid`` completely at its limit price (the market came to it)."""
+        with self._lock:
+            order = next(o for o in self.orders_with(cid) if o["status"] not in ("filled", "canceled", "expired"))
+            qty, price = float(order["qty"]), float(order["limit_price"] or self.prices[order["symbol"]])
+            sign = 1 if order["side"] == "buy" else -1
+            self.cash -= sign * qty * price
+            self.positions[order["symbol"]] = self.positions.get(order["symbol"], 0.0) + sign * qty
+            order.update(status="filled", filled_qty=str(qty), filled_avg_price=str(price), filled_at=_now())
 
     def orders_with(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.orders if o["client_order_id"] == cid]
@@ -148,6 +166,9 @@ class AlpacaVenue:
                     return self._err(404, 40410000, "order not found", headers)
                 if found[0]["status"] in ("filled", "canceled", "expired", "rejected"):
                     return self._err(422, 42210000, f"order is already in {found[0]['status']} state", headers)
+                if self.cancel_pending:  # the cancel is only requested: the order may still fill
+                    found[0].update(status="pending_cancel")
+                    return 204, None
                 found[0].update(status="canceled", canceled_at=_now())
                 return 204, None
             if path == "/v2/positions":
@@ -186,8 +207,12 @@ class AlpacaVenue:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 venue.requests.append((self.command, parts.path))
                 fault = venue._take_fault(self.command, parts.path)
-                if fault in ("429", "504", "500"):
+                if fault in ("429", "504", "500", "503"):
                     return self._send(int(fault), {"code": int(fault) * 100000, "message": "try again"})
+                if fault == "hang":  # a hung venue: nothing is handled, no answer for hang_s
+                    time.sleep(venue.hang_s)
+                    self.close_connection = True
+                    return None
                 status, payload = venue.handle(self.command, parts.path, dict(parse_qsl(parts.query)), body, headers)
                 if fault in ("accept_then_504", "accept_then_500"):
                     return self._send(int(fault[-3:]), {"code": 50000000, "message": "gateway timeout"})

@@ -7,10 +7,11 @@ Orders are checked against the ``exchangeInfo`` filters it serves; MARKET orders
 
 Faults are scripted per path with :meth:`BinanceVenue.fault` (``accept_then_500``: the order is booked
 but the answer is a 500; ``accept_then_1007``; ``accept_then_hang``: booked, then no answer for
-``hang_s``; ``503``: refused before booking; ``fill_first``: the resting order named by the request fills
-just before it is handled, e.g. a cancel that a fill beats). ``echo_keys`` puts the API key and secret into every error
-message (the secret only
-when the signature proved the client knows it), so tests can check the adapter never repeats them.
+``hang_s``; ``503``/``500``/``502``/``429``: refused before booking; ``hang``: nothing handled, no answer
+for ``hang_s`` (a hung venue); method and path ``"*"`` match every request; ``fill_first``: the resting
+order named by the request fills just before it is handled, e.g. a cancel that a fill beats).
+``echo_keys`` puts the API key and secret into every error message (the secret only when the signature
+proved the client knows it), so tests can check the adapter never repeats them.
 """
 
 from __future__ import annotations
@@ -69,10 +70,15 @@ class BinanceVenue:
         with self._lock:
             self._faults.append([f"{method} {match}", kind, times, after])
 
+    def heal(self) -> None:
+        """Drop every scripted fault that is left (the venue answers normally again)."""
+        with self._lock:
+            self._faults.clear()
+
     def _take_fault(self, method: str, path: str) -> str | None:
         with self._lock:
             for fault in self._faults:
-                if fault[0] == f"{method} {path}":
+                if fault[0] in (f"{method} {path}", "* *"):  # "* *": every request (a storm, a hung venue)
                     if fault[3] > 0:
                         fault[3] -= 1
                         return None
@@ -130,10 +136,10 @@ class BinanceVenue:
             ],
         }
 
-    def _filter_failure(self, qty: Decimal, price: Decimal) -> str | None:
+    def _filter_failure(self, qty: Decimal, price: Decimal, market: bool = False) -> str | None:
         if qty < Decimal("0.0001") or qty > Decimal("9000") or (qty / Decimal("0.0001")) % 1 != 0:
             return "Filter failure: LOT_SIZE"
-        if (price / Decimal("0.01")) % 1 != 0:
+        if not market and (price / Decimal("0.01")) % 1 != 0:  # PRICE_FILTER checks a limit price only
             return "Filter failure: PRICE_FILTER"
         if qty * price < Decimal(str(self.min_notional)):
             return "Filter failure: NOTIONAL"
@@ -149,7 +155,7 @@ class BinanceVenue:
         qty = Decimal(p["quantity"])
         market = Decimal(str(self.prices[symbol]))
         price = Decimal(p["price"]) if kind == "LIMIT" else market
-        failure = self._filter_failure(qty, price)
+        failure = self._filter_failure(qty, price, market=kind == "MARKET")
         if failure:
             return self._err(400, -1013, failure)
         base, quote = symbol[:-4], symbol[-4:]
@@ -284,8 +290,15 @@ class BinanceVenue:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 venue.requests.append((self.command, parts.path))
                 fault = venue._take_fault(self.command, parts.path)
-                if fault == "503":
-                    return self._send(503, {"code": -1000, "msg": "Service Unavailable"})
+                echo = f" (key {headers.get('x-mbx-apikey', '')}, secret {venue.secret})" if venue.echo_keys else ""
+                if fault in ("503", "500", "502"):
+                    return self._send(int(fault), {"code": -1000, "msg": "Service Unavailable" + echo})
+                if fault == "429":  # rate limited: the request was refused, not executed
+                    return self._send(429, {"code": -1003, "msg": "Too many requests; current limit is 1200." + echo})
+                if fault == "hang":  # a hung venue: nothing is handled, no answer for hang_s
+                    time.sleep(venue.hang_s)
+                    self.close_connection = True
+                    return None
                 if fault == "fill_first":  # the resting order fills just before this request is handled
                     venue.fill_resting(dict(parse_qsl(parts.query + "&" + body)).get("origClientOrderId", ""))
                 status, payload = venue.handle(self.command, parts.path, parts.query, body, headers)

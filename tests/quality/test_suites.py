@@ -148,7 +148,7 @@ def test_suite_when_not_json_raises_naming_file(tmp_path: Path) -> None:
 
 
 def test_ohlcv_columns_match_the_canonical_contract() -> None:
+    from pipeline.bars import OHLCV_COLUMNS
     from pipeline.quality.validate import OHLCV_COLUMNS as QUALITY_COLUMNS
-    from pipeline.store.canonical import OHLCV_COLUMNS
 
     assert QUALITY_COLUMNS == OHLCV_COLUMNS

@@ -10,14 +10,14 @@ import pytest
 
 from pipeline.errors import DataQualityError
 from pipeline.quality import MAX_EXAMPLES, validate_bars
-from pipeline.timeframes import EQUITY_CALENDAR, _calendar
+from pipeline.timeframes import EQUITY_CALENDAR, exchange_calendar
 from tests.stubs import sample_bars
 
 TS = pd.Timestamp("2010-06-08", tz="UTC")  # a Tuesday session inside every window used here
 
 
 def _calendar_first_session() -> pd.Timestamp:
-    return pd.Timestamp(_calendar(EQUITY_CALENDAR).first_session).tz_localize("UTC")
+    return pd.Timestamp(exchange_calendar(EQUITY_CALENDAR).first_session).tz_localize("UTC")
 
 
 def _failed(report) -> set[str]:

@@ -7,6 +7,11 @@ import pytest
 
 from pipeline.errors import SourceError
 from pipeline.sources import get_source, symbols
+from pipeline.sources.alpaca import alpaca_symbol, alpaca_timeframe
+from pipeline.sources.binance import binance_symbol
+from pipeline.sources.coingecko import coingecko_coin
+from pipeline.sources.geckoterminal import geckoterminal_pool
+from pipeline.sources.polygon import polygon_span, polygon_ticker
 from tests.fakes.fixtures import hourly_crypto, punch
 from tests.stubs import random_walk_bars, sample_bars
 
@@ -138,13 +143,13 @@ def test_geckoterminal_fetch_when_the_pool_is_unknown_fails_in_one_line(geckoter
 
 # -- mapping --------------------------------------------------------------------------------------
 def test_symbol_mapping_when_given_quantgate_symbols_returns_each_source_notation():
-    assert symbols.binance_symbol("BTC/USDT") == "BTCUSDT"
-    assert symbols.polygon_ticker("BTCUSDT", "crypto") == "X:BTCUSD"
-    assert symbols.alpaca_symbol("ETHUSD", "crypto") == "ETH/USD"
-    assert symbols.coingecko_coin("BTCUSDT") == ("bitcoin", "usd")
-    assert symbols.geckoterminal_pool("eth:0xabc") == ("eth", "0xabc")
-    assert symbols.polygon_span("4h") == (4, "hour")
-    assert symbols.alpaca_timeframe("15m") == (15, "Min")
+    assert binance_symbol("BTC/USDT") == "BTCUSDT"
+    assert polygon_ticker("BTCUSDT", "crypto") == "X:BTCUSD"
+    assert alpaca_symbol("ETHUSD", "crypto") == "ETH/USD"
+    assert coingecko_coin("BTCUSDT") == ("bitcoin", "usd")
+    assert geckoterminal_pool("eth:0xabc") == ("eth", "0xabc")
+    assert polygon_span("4h") == (4, "hour")
+    assert alpaca_timeframe("15m") == (15, "Min")
 
 
 def test_resample_when_a_fine_bar_is_missing_drops_the_coarse_bar():

@@ -134,6 +134,7 @@ def test_load_when_hourly_window_given_is_half_open_and_a_date_end_covers_its_da
     assert len(until_noon) == 12 and until_noon.index[-1] == pd.Timestamp("2021-01-02 11:00", tz="UTC")
 
 
+@pytest.mark.slow
 def test_upsert_when_database_rejects_the_last_row_rolls_back_the_whole_batch(db_url: str) -> None:
     store, symbol = BarStore(db_url), unique_symbol()
     bars = random_walk_bars(6000, freq="1h")  # more rows than one INSERT statement carries

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select, update
 
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from pipeline.store.models import SweepClaim
 from pipeline.sweep.claims import FAILED, FINISHED, WorkUnit, claim_work, hold, release
 from tests.conftest import REPO
@@ -24,12 +24,12 @@ def _work() -> WorkUnit:
 
 
 def _row(db_url: str, work: WorkUnit):
-    with get_engine(db_url).connect() as connection:
+    with ensure_schema(db_url).connect() as connection:
         return connection.execute(select(SweepClaim.__table__).where(SweepClaim.work_key == work.key)).one()
 
 
 def _set(db_url: str, work: WorkUnit, **values) -> None:
-    with get_engine(db_url).begin() as connection:
+    with ensure_schema(db_url).begin() as connection:
         connection.execute(update(SweepClaim).where(SweepClaim.work_key == work.key).values(**values))
 
 
@@ -69,6 +69,7 @@ def test_claim_when_failed_is_retried(db_url: str) -> None:
     assert retry.acquired and "retrying: failed in pid" in retry.note
 
 
+@pytest.mark.slow
 def test_claim_when_owner_killed_is_taken_over(db_url: str) -> None:
     work = _work()
     code = (

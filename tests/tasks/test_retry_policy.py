@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from pipeline.errors import DataQualityError, SourceError, SourceUnavailable, StoreError, StoreUnavailable
 from tasks._common import retry_unless_permanent
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]  # the harness costs ~15 s per worker
 
 
 def attempts_until_done(error: Exception, succeed_on: int) -> tuple[int, bool]:

@@ -16,14 +16,14 @@ from tests.conftest import REPO, _create_database, _drop_database
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from pipeline.store import get_engine
+from pipeline.store import ensure_schema
 from pipeline.tracking import configure_mlflow, ensure_experiment
 go = Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.01)
 configure_mlflow(sys.argv[1])
 ensure_experiment("race")
-get_engine(sys.argv[2])
+ensure_schema(sys.argv[2])
 print("ok", flush=True)
 """
 

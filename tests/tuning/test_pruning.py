@@ -56,6 +56,7 @@ def test_callback_when_pruner_says_prune_raises_trial_pruned_inside_training(
     assert list(study.trials[0].intermediate_values) == [0]
 
 
+@pytest.mark.slow
 def test_tune_when_some_trials_are_hopeless_prunes_them(tuning_home: Path, dataset: Dataset) -> None:
     config = tuning_config(
         "tune-prune",

@@ -109,6 +109,7 @@ def test_tune_keeps_quantgate_tables_usable_in_the_same_database(
     assert len(load_study("shared-db").trials) == 6
 
 
+@pytest.mark.slow
 def test_tune_when_rerun_resumes_the_study_without_exceeding_its_target(
     tuning_home: Path, dataset: Dataset, config: ExperimentConfig
 ) -> None:
@@ -157,6 +158,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_processes_on_postgres_finish_one_study_with_exactly_n_unique_trials(
     qg_home: Path, pg_url: str, pg_mlflow_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

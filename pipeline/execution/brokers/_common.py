@@ -79,3 +79,44 @@ class VenueKeys:
         for secret in (self.key, self.secret):
             line = line.replace(secret, "***")
         return line[:300]
+
+
+#: Reads one Prefect Secret block by name. pipeline/ may not import Prefect, so the task layer registers it
+#: (``tasks/secrets.py``, imported by the CLI and the flows).
+_block_reader: Callable[[str], str] | None = None
+
+
+def set_block_reader(reader: Callable[[str], str] | None) -> None:
+    """Register how a Secret block's value is read (``None``: blocks unavailable)."""
+    global _block_reader
+    _block_reader = reader
+
+
+def keys_for(venue: str, credentials: object | None, key_var: str, secret_var: str) -> VenueKeys:
+    """The key pair a trading file's ``credentials`` name: environment variables or Prefect Secret blocks.
+
+    Without ``credentials`` the adapter's own variables (``key_var``/``secret_var``) are read. Errors
+    name the variable or block, never a value.
+    """
+    if credentials is None or getattr(credentials, "key_env", None):
+        key_var = getattr(credentials, "key_env", None) or key_var
+        secret_var = getattr(credentials, "secret_env", None) or secret_var
+        return VenueKeys.from_env(venue, key_var, secret_var)
+    names = (credentials.key_block, credentials.secret_block)  # type: ignore[attr-defined]
+    if _block_reader is None:
+        raise ExecutionError(
+            f"{venue} broker: credentials name Prefect Secret blocks {names[0]!r}/{names[1]!r} but no block "
+            "reader is registered (run through the quantgate command or a flow)"
+        )
+    values = []
+    for name in names:
+        try:
+            value = str(_block_reader(name)).strip()
+        except Exception as exc:  # noqa: BLE001 - one line naming the block; the message never holds the value
+            raise ExecutionError(
+                f"{venue} broker: cannot read Prefect Secret block {name!r}: {exc.__class__.__name__}"
+            ) from None
+        if not value:
+            raise ExecutionError(f"{venue} broker: Prefect Secret block {name!r} is empty")
+        values.append(value)
+    return VenueKeys(values[0], values[1])

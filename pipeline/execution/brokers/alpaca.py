@@ -25,7 +25,7 @@ from pipeline.errors import ExecutionError, OrderOutcomeUnknown
 from pipeline.execution.broker import BrokerReport, MarketBar
 from pipeline.execution.brokers._common import Deadline, VenueKeys, broker_deadline, call_with_deadline
 from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position
-from pipeline.sources.symbols import alpaca_symbol
+from pipeline.sources.alpaca import alpaca_symbol
 
 KEY_ENV, SECRET_ENV, URL_ENV = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "QUANTGATE_ALPACA_TRADING_URL"
 DUPLICATE_TEXT = "client_order_id must be unique"

@@ -35,7 +35,8 @@ from pipeline.errors import ExecutionError, OrderOutcomeUnknown
 from pipeline.execution.broker import BrokerReport, MarketBar
 from pipeline.execution.brokers._common import Deadline, VenueKeys, broker_deadline, call_with_deadline
 from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position
-from pipeline.sources.symbols import binance_symbol, split_pair
+from pipeline.sources.binance import binance_symbol
+from pipeline.sources.symbols import split_pair
 
 KEY_ENV, SECRET_ENV, URL_ENV = "BINANCE_API_KEY", "BINANCE_API_SECRET", "QUANTGATE_BINANCE_URL"
 DEFAULT_URL = "https://api.binance.com"

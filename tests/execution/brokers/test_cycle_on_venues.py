@@ -78,10 +78,10 @@ def test_a_venue_position_changed_outside_quantgate_halts_the_strategy(db_url, b
     session = _session(db_url, "binance", "BTCUSDT")
     _buy(session, random_walk_bars(40), "BTCUSDT", 1.0)
     binance.balances["BTC"] += Decimal("0.5")  # someone traded on the account by hand
-    with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: BTCUSDT ledger 1 vs broker 1\.5"):
+    with pytest.raises(ExecutionError, match=r"POSITION_MISMATCH: ledger 1 BTCUSDT, venue 1\.5 BTCUSDT"):
         reconcile(session)
     state, reason, _ = session.ledger.state(session.strategy)
-    assert state is TradingState.HALTED and reason.startswith("RECONCILE_MISMATCH")
+    assert state is TradingState.HALTED and reason.startswith("POSITION_MISMATCH")
 
 
 def test_alpaca_trading_file_trades_and_reconciles(db_url, alpaca):
@@ -91,7 +91,7 @@ def test_alpaca_trading_file_trades_and_reconciles(db_url, alpaca):
     assert session.ledger.order(bought.client_order_id).broker_order_id == alpaca.orders[0]["id"]
     assert reconcile(session) == []
     alpaca.positions["AAPL"] = 9.0
-    with pytest.raises(ExecutionError, match="RECONCILE_MISMATCH: AAPL ledger 7 vs broker 9"):
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH: ledger 7 AAPL, venue 9 AAPL"):
         reconcile(session)
 
 

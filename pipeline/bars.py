@@ -1,4 +1,7 @@
-"""The canonical OHLCV frame every source produces and every stage consumes.
+"""Canonical bars: the OHLCV frame every source produces, the store keeps, and quality and features consume.
+
+A light module (pandas only): sources, store, quality and features share its column lists and
+:func:`canonicalize` without importing one another.
 
 Index ``ts``: tz-aware UTC bar open times, sorted ascending. Columns ``open, high, low, close, volume``
 as float64. A ``source`` column (provenance) is present on frames loaded from the store.

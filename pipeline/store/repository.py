@@ -1,4 +1,8 @@
-"""The bar store: idempotent, transactional upserts into ``ohlcv_bars`` and reads back out."""
+"""The bar store's repository: the one API through which stages read and write bars and ingestion bookkeeping.
+
+:class:`BarStore` owns the ``ohlcv_bars`` and ``ingest_chunks`` tables: idempotent, transactional upserts
+and reads of bars, and the record of ingested chunks. Nothing outside :mod:`pipeline.store` writes those tables.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from sqlalchemy import Engine, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from pipeline.bars import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
 from pipeline.errors import StoreError, StoreUnavailable, first_line
-from pipeline.store.canonical import OHLCV_COLUMNS, PRICE_COLUMNS, canonicalize
-from pipeline.store.database import get_engine
+from pipeline.store.database import ensure_schema
 from pipeline.store.models import IngestChunk, OhlcvBar
 from pipeline.window import end_of, start_of
 
@@ -38,7 +42,8 @@ class BarStore:
     """Canonical OHLCV bars keyed by (source, symbol, timeframe, ts)."""
 
     def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
-        self.engine = engine or get_engine(url)
+        """The store at ``url`` (default ``QUANTGATE_DB_URL``), its schema migrated; or on a given ``engine``."""
+        self.engine = engine or ensure_schema(url)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(self, bars: pd.DataFrame, *, source: str, symbol: str, timeframe: str) -> UpsertResult:
@@ -155,6 +160,39 @@ class BarStore:
                 )
                 removed += int(result.rowcount or 0)
         return removed
+
+    # -- ingestion bookkeeping ----------------------------------------------------------------
+    def completed_chunks(self, *, source: str, symbol: str, timeframe: str) -> dict[pd.Timestamp, pd.Timestamp]:
+        """Ingested chunks of one series recorded complete: ``{chunk_start: chunk_end}`` (end exclusive)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(IngestChunk.chunk_start, IngestChunk.chunk_end).where(
+                    IngestChunk.source == source, IngestChunk.symbol == symbol, IngestChunk.timeframe == timeframe
+                )
+            ).all()
+        return {pd.Timestamp(a): pd.Timestamp(b) for a, b in rows}
+
+    def record_chunk(
+        self, *, source: str, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp, rows: int
+    ) -> None:
+        """Record the chunk ``[start, end)`` of one series as ingested (``rows`` bars); a rerun replaces it."""
+        with self.engine.begin() as conn:
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            values = {
+                "source": source,
+                "symbol": symbol,
+                "timeframe": timeframe,
+                "chunk_start": start.to_pydatetime(),
+                "chunk_end": end.to_pydatetime(),
+                "rows": rows,
+                "completed_at": dt.datetime.now(dt.UTC),
+            }
+            stmt = insert(IngestChunk).values(values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["source", "symbol", "timeframe", "chunk_start"],
+                set_={k: stmt.excluded[k] for k in ("chunk_end", "rows", "completed_at")},
+            )
+            conn.execute(stmt)
 
     # -- reads --------------------------------------------------------------------------------
     def load(
