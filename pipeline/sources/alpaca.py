@@ -29,10 +29,10 @@ from pipeline.sources._common import (
     frame_from_rows,
     http_timeout,
     parse_retry_after,
-    read_body,
     request_budget,
     retrying,
 )
+from pipeline.sources._http import read_body
 from pipeline.sources.base import BarSource, register_source
 
 ALPACA_TIMEFRAMES: dict[str, tuple[int, str]] = {

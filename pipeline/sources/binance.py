@@ -1,7 +1,7 @@
 """Binance spot klines over its public REST API (``GET /api/v3/klines``), paged by ``startTime``.
 
 Requests go to ``QUANTGATE_BINANCE_URL`` (default ``https://api.binance.com``) through
-:func:`pipeline.sources._common.http_get_json`, so each one is bounded by the request deadline and the
+:func:`pipeline.sources._http.http_get_json`, so each one is bounded by the request deadline and the
 body size cap. Pages of up to 1000 klines are walked forward from the window's start; the walk stops
 when a page is short or reaches the window's end, and fails in one line when a page does not advance
 (a server ignoring ``startTime``) or the page cap is reached. ``BINANCE_API_KEY`` is optional for klines
@@ -16,19 +16,8 @@ import math
 import pandas as pd
 
 from pipeline.sources import symbols
-from pipeline.sources._common import (
-    Permanent,
-    clip,
-    decode_json,
-    env_key,
-    fail,
-    fetch_scope,
-    frame_from_rows,
-    http_get,
-    max_pages,
-    raise_for_transient,
-    retrying,
-)
+from pipeline.sources._common import Permanent, clip, env_key, fail, fetch_scope, frame_from_rows, max_pages, retrying
+from pipeline.sources._http import decode_json, http_get, raise_for_transient
 from pipeline.sources.base import BarSource, register_source
 from pipeline.timeframes import bar_length
 

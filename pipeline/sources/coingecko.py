@@ -13,15 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.sources import symbols
-from pipeline.sources._common import (
-    Permanent,
-    clip,
-    env_key,
-    fail,
-    frame_from_rows,
-    http_get_json,
-    retrying,
-)
+from pipeline.sources._common import Permanent, clip, env_key, fail, frame_from_rows, retrying
+from pipeline.sources._http import http_get_json
 from pipeline.sources.base import BarSource, register_source
 
 #: CoinGecko coin ids of common base assets.

@@ -12,16 +12,8 @@ import math
 import pandas as pd
 
 from pipeline.sources import symbols
-from pipeline.sources._common import (
-    PageCounter,
-    Permanent,
-    clip,
-    fail,
-    fetch_scope,
-    frame_from_rows,
-    http_get_json,
-    retrying,
-)
+from pipeline.sources._common import PageCounter, Permanent, clip, fail, fetch_scope, frame_from_rows, retrying
+from pipeline.sources._http import http_get_json
 from pipeline.sources.base import BarSource, register_source
 
 #: GeckoTerminal pools for quantgate pairs: ``network:pool_address``.

@@ -25,12 +25,11 @@ from pipeline.sources._common import (
     fail,
     frame_from_rows,
     http_timeout,
-    raise_for_transient,
-    read_body,
     redact,
     request_budget,
     retrying,
 )
+from pipeline.sources._http import raise_for_transient, read_body
 from pipeline.sources.base import BarSource, register_source
 
 POLYGON_SPANS: dict[str, tuple[int, str]] = {
