@@ -38,17 +38,23 @@ def test_gate_power_hypotheses_when_written_load_as_file_source_experiments_with
     from pipeline.config import load_experiment
 
     power = _benchmark("gate_power")
+    symbols = set()
     for kind in power.KINDS:
         raw = power.hypothesis(kind, "ar1", 7, tmp_path / "ar1_7.csv", "2000-01-01", "2019-12-31")
         path = tmp_path / f"{kind}.yaml"
         path.write_text(yaml.safe_dump(raw))
         config = load_experiment(path)
+        # one symbol per (series, kind): no benchmark run inherits another's trials (its own data family)
+        expected = f"SYN-{kind}-AR1-7".upper().replace("_", "-")
         assert (config.data.source, config.data.path, config.data.symbol) == (
             "file",
             str(tmp_path / "ar1_7.csv"),
-            "SYN-AR1-7",
+            expected,
         )
         assert "SYNTHETIC" in config.hypothesis and "gate" not in raw
+        assert config.split.method == ("walk_forward" if kind == "protect_wf" else "chronological")
+        symbols.add(config.data.symbol)
+    assert len(symbols) == len(power.KINDS)
 
 
 def test_demo_data_when_regenerated_from_its_seed_is_byte_identical(tmp_path):
