@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from pipeline.gate import bootstrap as bs
 from pipeline.gate import statistics as st
 from pipeline.gate._base import GateRule, check_finite, check_unit_interval
 from pipeline.gate._evidence import GateEvidence
@@ -145,8 +146,8 @@ class BootstrapExcessRule(GateRule):
         strategy, benchmark = evidence.strategy_returns, evidence.benchmark_returns
         keep = np.isfinite(strategy) & np.isfinite(benchmark)
         excess = strategy[keep] - benchmark[keep]
-        block = st.stationary_block_length(excess)
-        pvalue = st.bootstrap_excess_pvalue(strategy, benchmark, reps=self.reps, seed=evidence.seed, block_size=block)
+        block = bs.stationary_block_length(excess)
+        pvalue = bs.bootstrap_excess_pvalue(strategy, benchmark, reps=self.reps, seed=evidence.seed, block_size=block)
         mean = float(excess.mean()) if excess.size else math.nan
         detail = (
             f"H0 mean per-bar excess <= 0; mean excess {mean:.3g} per bar over {excess.size} bars; stationary "

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from pipeline.gate import bootstrap as bs
 from pipeline.gate import statistics as st
 
 EULER = 0.5772156649015329
@@ -176,7 +177,7 @@ def test_bootstrap_pvalue_when_excess_clearly_positive_is_small() -> None:
     rng = np.random.default_rng(12)
     benchmark = rng.normal(0.0003, 0.01, 750)
     strategy = benchmark + rng.normal(0.002, 0.005, 750)
-    assert st.bootstrap_excess_pvalue(strategy, benchmark, reps=500, seed=1) <= 1 / 501 + 1e-12
+    assert bs.bootstrap_excess_pvalue(strategy, benchmark, reps=500, seed=1) <= 1 / 501 + 1e-12
 
 
 def test_bootstrap_pvalue_when_excess_is_zero_mean_noise_is_large() -> None:
@@ -184,16 +185,16 @@ def test_bootstrap_pvalue_when_excess_is_zero_mean_noise_is_large() -> None:
     benchmark = rng.normal(0.0003, 0.01, 750)
     noise = rng.normal(0.0, 0.005, 750)
     strategy = benchmark + (noise - noise.mean())
-    assert st.bootstrap_excess_pvalue(strategy, benchmark, reps=500, seed=1) > 0.3
-    assert st.bootstrap_excess_pvalue(benchmark - 0.001 + noise, benchmark, reps=500, seed=1) > 0.9
+    assert bs.bootstrap_excess_pvalue(strategy, benchmark, reps=500, seed=1) > 0.3
+    assert bs.bootstrap_excess_pvalue(benchmark - 0.001 + noise, benchmark, reps=500, seed=1) > 0.9
 
 
 def test_bootstrap_pvalue_when_seed_repeated_is_reproducible() -> None:
     rng = np.random.default_rng(14)
     benchmark = rng.normal(0.0, 0.01, 400)
     strategy = benchmark + rng.normal(0.0004, 0.006, 400)
-    first = st.bootstrap_excess_pvalue(strategy, benchmark, reps=300, seed=7)
-    assert st.bootstrap_excess_pvalue(strategy, benchmark, reps=300, seed=7) == first
+    first = bs.bootstrap_excess_pvalue(strategy, benchmark, reps=300, seed=7)
+    assert bs.bootstrap_excess_pvalue(strategy, benchmark, reps=300, seed=7) == first
     assert 0.0 < first < 1.0
 
 
@@ -201,26 +202,26 @@ def test_bootstrap_pvalue_when_block_given_resamples_blocks() -> None:
     rng = np.random.default_rng(15)
     benchmark = rng.normal(0.0, 0.01, 300)
     strategy = benchmark + rng.normal(0.0005, 0.006, 300)
-    p = st.bootstrap_excess_pvalue(strategy, benchmark, reps=200, seed=3, block_size=math.sqrt(300))
+    p = bs.bootstrap_excess_pvalue(strategy, benchmark, reps=200, seed=3, block_size=math.sqrt(300))
     assert 0.0 < p <= 1.0
 
 
 def test_bootstrap_pvalue_when_degenerate_is_finite_and_conservative() -> None:
-    assert st.bootstrap_excess_pvalue([0.01, 0.02], [0.0, 0.0], reps=100, seed=1) == 1.0
+    assert bs.bootstrap_excess_pvalue([0.01, 0.02], [0.0, 0.0], reps=100, seed=1) == 1.0
     same = np.random.default_rng(16).normal(0, 0.01, 100)
-    assert st.bootstrap_excess_pvalue(same, same, reps=100, seed=1) == 1.0
-    assert st.bootstrap_excess_pvalue(same + 0.001, same, reps=100, seed=1) == pytest.approx(1 / 101)
+    assert bs.bootstrap_excess_pvalue(same, same, reps=100, seed=1) == 1.0
+    assert bs.bootstrap_excess_pvalue(same + 0.001, same, reps=100, seed=1) == pytest.approx(1 / 101)
 
 
 def test_bootstrap_pvalue_when_lengths_differ_raises() -> None:
     with pytest.raises(ValueError, match="same length"):
-        st.bootstrap_excess_pvalue([0.01, 0.02, 0.03], [0.0, 0.0], reps=100, seed=1)
+        bs.bootstrap_excess_pvalue([0.01, 0.02, 0.03], [0.0, 0.0], reps=100, seed=1)
 
 
 @pytest.mark.parametrize(("reps", "block"), [(0, None), (100, 0.5)])
 def test_bootstrap_pvalue_when_parameters_invalid_raises(reps: int, block: float | None) -> None:
     with pytest.raises(ValueError):
-        st.bootstrap_excess_pvalue([0.01, 0.02, 0.03], [0.0, 0.0, 0.0], reps=reps, seed=1, block_size=block)
+        bs.bootstrap_excess_pvalue([0.01, 0.02, 0.03], [0.0, 0.0, 0.0], reps=reps, seed=1, block_size=block)
 
 
 def test_stationary_block_length_when_series_autocorrelated_grows() -> None:
@@ -229,8 +230,8 @@ def test_stationary_block_length_when_series_autocorrelated_grows() -> None:
     ar = np.zeros(2000)
     for i in range(1, 2000):
         ar[i] = 0.8 * ar[i - 1] + white[i]
-    assert st.stationary_block_length(ar) > st.stationary_block_length(white) >= 1.0
-    assert st.stationary_block_length(np.zeros(100)) == pytest.approx(10.0)
+    assert bs.stationary_block_length(ar) > bs.stationary_block_length(white) >= 1.0
+    assert bs.stationary_block_length(np.zeros(100)) == pytest.approx(10.0)
 
 
 # --- equal to arch's implementation (the gate no longer imports arch: 2-7 s per run) -------------------
@@ -246,7 +247,7 @@ def test_stationary_block_length_when_compared_with_arch_is_equal(seed: int) -> 
         ar[i] = 0.6 * ar[i - 1] + white[i]
     for x in (white, ar, rng.standard_t(3, 300) * 0.01):
         expected = float(bootstrap.optimal_block_length(x)["stationary"].iloc[0])
-        assert st.stationary_block_length(x) == pytest.approx(min(max(expected, 1.0), x.size), rel=1e-9)
+        assert bs.stationary_block_length(x) == pytest.approx(min(max(expected, 1.0), x.size), rel=1e-9)
 
 
 @pytest.mark.parametrize(("seed", "block"), [(1, 1.0), (7, 3.7), (42, 12.0), (3, 250.0)])
@@ -254,7 +255,7 @@ def test_stationary_bootstrap_means_when_compared_with_arch_are_equal(seed: int,
     bootstrap = pytest.importorskip("arch.bootstrap")
     values = np.random.default_rng(seed + 100).normal(0.0005, 0.01, 300)
     expected = bootstrap.StationaryBootstrap(block, values, seed=seed).apply(np.mean, 200)[:, 0]
-    np.testing.assert_array_equal(st.stationary_bootstrap_means(values, block, 200, seed), expected)
+    np.testing.assert_array_equal(bs.stationary_bootstrap_means(values, block, 200, seed), expected)
 
 
 def test_bootstrap_pvalue_when_compared_with_arch_is_equal() -> None:
@@ -263,7 +264,7 @@ def test_bootstrap_pvalue_when_compared_with_arch_is_equal() -> None:
     benchmark = rng.normal(0.0002, 0.01, 500)
     strategy = benchmark + rng.normal(0.0003, 0.006, 500)
     excess = strategy - benchmark
-    block = st.stationary_block_length(excess)
+    block = bs.stationary_block_length(excess)
     means = bootstrap.StationaryBootstrap(block, excess, seed=9).apply(np.mean, 400)[:, 0]
     expected = (1 + np.count_nonzero(means - excess.mean() >= excess.mean())) / 401
-    assert st.bootstrap_excess_pvalue(strategy, benchmark, reps=400, seed=9) == expected
+    assert bs.bootstrap_excess_pvalue(strategy, benchmark, reps=400, seed=9) == expected
