@@ -14,6 +14,7 @@ def _child_environment(queue: multiprocessing.Queue) -> None:
     queue.put({name: os.environ.get(name) for name in THREAD_VARIABLES})
 
 
+@pytest.mark.slow  # spawns two worker processes that import the experiment modules (~15 s)
 def test_worker_threads_when_two_workers_spawned_children_get_half_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -117,6 +117,7 @@ def _run(db_url, monkeypatch, venue_kind: str, faults: dict) -> dict[str, float]
     return counts
 
 
+@pytest.mark.slow  # ~60 s over both venues and both databases; CI runs it
 @pytest.mark.parametrize(("venue_kind", "faults"), [("binance", BINANCE_FAULTS), ("alpaca", ALPACA_FAULTS)])
 def test_every_scripted_fault_ends_with_no_lost_and_no_duplicate_order(db_url, monkeypatch, venue_kind, faults):
     counts = _run(db_url, monkeypatch, venue_kind, faults)
