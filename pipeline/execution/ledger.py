@@ -192,31 +192,22 @@ class Ledger:
         """Orders of ``strategy`` that are not yet final (in flight: they must be settled first)."""
         return self.orders(strategy, statuses=set(OrderStatus) - TERMINAL)
 
-    def net_filled(self, strategy: str) -> dict[str, float]:
-        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+    def _net_filled(self, key: Any, where: Any) -> dict[str, float]:
+        """Net filled quantity (buys minus sells) grouped by column ``key`` over rows matching ``where``."""
         signed = case(
             (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
         )
-        query = (
-            select(TradingOrder.symbol, func.sum(signed))
-            .where(TradingOrder.strategy == strategy, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.symbol)
-        )
+        query = select(key, func.sum(signed)).where(where, TradingOrder.filled_quantity != 0).group_by(key)
         with Session(self.engine) as session:
-            return {symbol: float(q) for symbol, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+
+    def net_filled(self, strategy: str) -> dict[str, float]:
+        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+        return self._net_filled(TradingOrder.symbol, TradingOrder.strategy == strategy)
 
     def net_filled_by_strategy(self, symbol: str) -> dict[str, float]:
         """Net filled quantity of ``symbol`` per strategy (one query; zeros left out)."""
-        signed = case(
-            (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
-        )
-        query = (
-            select(TradingOrder.strategy, func.sum(signed))
-            .where(TradingOrder.symbol == symbol, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.strategy)
-        )
-        with Session(self.engine) as session:
-            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+        return self._net_filled(TradingOrder.strategy, TradingOrder.symbol == symbol)
 
     def events(self, client_order_id: str | None = None, strategy: str | None = None) -> list[dict[str, Any]]:
         """Events oldest first as plain dicts (kind, reason, bar, model version, ...)."""
