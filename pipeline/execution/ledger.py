@@ -37,6 +37,7 @@ _STATUS_AFTER = {
     "OrderFilled": OrderStatus.FILLED,
     "OrderPartiallyFilled": OrderStatus.ACCEPTED,
     "PositionAdopted": OrderStatus.FILLED,  # pipeline.execution.reconcile: the venue's position, adopted by hand
+    "OrderAdopted": OrderStatus.ACCEPTED,  # pipeline.execution.reconcile: a venue open order, adopted by hand
 }
 
 
@@ -60,6 +61,7 @@ def _order(row: TradingOrder) -> Order:
         avg_price=row.avg_price,
         fee=row.fee,
         created_at=row.created_at,
+        limit_price=row.limit_price,
     )
 
 
@@ -86,8 +88,13 @@ class Ledger:
 
     # ---- orders -------------------------------------------------------------------------------------------
 
-    def record_intent(self, intent: OrderIntent, denied: OrderDenied | None = None) -> tuple[Order, bool]:
+    def record_intent(
+        self, intent: OrderIntent, denied: OrderDenied | None = None, client_order_id: str | None = None
+    ) -> tuple[Order, bool]:
         """Write ``intent`` (and its denial, if any) unless its client order id is already in the ledger.
+
+        ``client_order_id`` replaces the intent's deterministic id (a venue order adopted by reconciliation
+        keeps the id the venue knows it by).
 
         Returns
         -------
@@ -95,7 +102,7 @@ class Ledger:
             The ledger's order for that id, and True when this call created it (False: it existed, so
             this is a retry and nothing new may be sent).
         """
-        cid = intent.client_order_id
+        cid = client_order_id or intent.client_order_id
         now = _now()
         row = TradingOrder(
             client_order_id=cid,
@@ -109,6 +116,7 @@ class Ledger:
             reason=denied.reason if denied else None,
             filled_quantity=0.0,
             fee=0.0,
+            limit_price=intent.limit_price,
             created_at=now,
             updated_at=now,
         )
