@@ -78,7 +78,8 @@ class Difference:
     """One disagreement between the ledger and the venue.
 
     ``kind``: ``position``; ``order`` (a working ledger order the venue does not know); ``open_order`` (a
-    venue open order the ledger does not know, or holds as final: ``status``).
+    venue open order the strategy's ledger does not know, holds as final: ``status``, or that is another
+    strategy's: ``owner``).
     """
 
     kind: str
@@ -88,6 +89,7 @@ class Difference:
     client_order_id: str | None = None
     status: str | None = None
     venue_order: VenueOrder | None = None
+    owner: str | None = None  # open_order: another strategy's ledger order holds this client order id
 
     def line(self) -> str:
         """The coded one-line reason (also the HALTED reason)."""
@@ -95,6 +97,8 @@ class Difference:
             return f"POSITION_MISMATCH: ledger {self.ledger:g} {self.symbol}, venue {self.venue:g} {self.symbol}"
         if self.kind == "open_order":
             held = "is not in the ledger" if self.status is None else f"is {self.status} in the ledger"
+            if self.owner is not None:
+                held = f"is strategy {self.owner}'s in the ledger (one venue account per strategy)"
             return f"UNKNOWN_OPEN_ORDER: venue order {self.client_order_id} ({self.venue_order.line()}) {held}"
         return (
             f"ORDER_MISMATCH: order {self.client_order_id} ({self.symbol}) is {self.status} in the ledger "
@@ -180,16 +184,22 @@ def compare(
         if settled.status is not order.status or settled.filled_quantity != order.filled_quantity:
             notes.append(f"{cid}: {settled.status}")
     for cid, venue_order in listed.items():
-        known = ledger.order(cid)  # any strategy's: the ledger is shared, each order under one id
-        if known is not None and known.status in TERMINAL:  # final since the listing? ask again before saying so
-            report = broker.lookup(cid)
+        known = ledger.order(cid)
+        if known is not None and known.strategy == session.strategy and known.status in TERMINAL:
+            report = broker.lookup(cid)  # final since the listing? ask again before saying so
             if report is None or report.status is not OrderStatus.ACCEPTED:
                 continue
-        if known is None or known.status in TERMINAL:
+        if known is None or known.strategy != session.strategy or known.status in TERMINAL:
             status = None if known is None else known.status.value
+            owner = None if known is None or known.strategy == session.strategy else known.strategy
             diffs.append(
                 Difference(
-                    "open_order", venue_order.symbol, client_order_id=cid, status=status, venue_order=venue_order
+                    "open_order",
+                    venue_order.symbol,
+                    client_order_id=cid,
+                    status=status,
+                    venue_order=venue_order,
+                    owner=owner,
                 )
             )
     diffs.extend(_positions(session))
@@ -278,6 +288,11 @@ def _adopt_order(session: TradingSession, diff: Difference, by: str, why: str, c
 
     ledger, venue = session.ledger, diff.venue_order
     cid = venue.client_order_id
+    if diff.owner is not None:
+        raise ExecutionError(
+            f"strategy {session.strategy}: cannot adopt venue order {cid}: its client order id is strategy "
+            f"{diff.owner}'s in the ledger; cancel it at the venue, then run quantgate reconcile again"
+        )
     order = ledger.order(cid)
     if order is None:
         if not venue.quantity > 0:

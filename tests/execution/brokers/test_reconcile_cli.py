@@ -186,14 +186,15 @@ def test_a_venue_open_order_the_ledger_does_not_know_halts_and_accept_adopts_it_
     session = _open(path, _db(binance))
     bars = random_walk_bars(40)
     _buy(session, "BTCUSDT", 1.0, bars)
+    web = f"web-{uuid.uuid4().hex[:6]}"
     placed = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "2", "price": "99"}
-    status, hand = binance._place({**placed, "newClientOrderId": "web-7f1", "timeInForce": "GTC"})
+    status, hand = binance._place({**placed, "newClientOrderId": web, "timeInForce": "GTC"})
     assert status == 200
-    booked = binance.orders_with("web-7f1")[0]
+    booked = binance.orders_with(web)[0]
     binance._trade(booked, Decimal("0.5"), Decimal("99"))  # someone's order, half filled at the venue
     booked["status"] = "PARTIALLY_FILLED"
-    line = f"UNKNOWN_OPEN_ORDER: venue order web-7f1 (BUY 2 BTCUSDT limit 99, filled 0.5 (venue id {hand['orderId']}))"
-    with pytest.raises(ExecutionError, match=r"UNKNOWN_OPEN_ORDER: venue order web-7f1 \(BUY 2 BTCUSDT limit 99"):
+    line = f"UNKNOWN_OPEN_ORDER: venue order {web} (BUY 2 BTCUSDT limit 99, filled 0.5 (venue id {hand['orderId']}))"
+    with pytest.raises(ExecutionError, match=rf"UNKNOWN_OPEN_ORDER: venue order {web} \(BUY 2 BTCUSDT limit 99"):
         _cycle(session, "BTCUSDT", bars)
     state, reason, _ = session.ledger.state(session.strategy)
     assert state is TradingState.HALTED and reason == f"{line} is not in the ledger"
@@ -206,7 +207,7 @@ def test_a_venue_open_order_the_ledger_does_not_know_halts_and_accept_adopts_it_
     args = ["reconcile", str(path), "--accept", "--reason", "desk order", "--by", "carol"]
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
-    adopted = session.ledger.order("web-7f1")
+    adopted = session.ledger.order(web)
     assert (adopted.strategy, adopted.status, adopted.filled_quantity, adopted.limit_price) == (
         session.strategy,
         OrderStatus.ACCEPTED,
@@ -214,9 +215,9 @@ def test_a_venue_open_order_the_ledger_does_not_know_halts_and_accept_adopts_it_
         99.0,
     )
     assert adopted.broker_order_id == str(hand["orderId"]) and adopted.model_version == "reconcile"
-    kinds = [e["kind"] for e in session.ledger.events("web-7f1")]
+    kinds = [e["kind"] for e in session.ledger.events(web)]
     assert kinds == ["OrderAdopted", "OrderPartiallyFilled"]
-    assert session.ledger.events("web-7f1")[0]["data"]["by"] == "carol"
+    assert session.ledger.events(web)[0]["data"]["by"] == "carol"
     events = session.ledger.events(strategy=session.strategy)
     assert not [e for e in events if e["kind"] == "PositionAdopted"]  # the adopted fill explains the position
     held = float(binance.balances["BTC"])
@@ -225,7 +226,7 @@ def test_a_venue_open_order_the_ledger_does_not_know_halts_and_accept_adopts_it_
     assert len(binance.orders) == 2  # adopting sends nothing
 
     assert _cycle(session, "BTCUSDT", bars).skipped  # the next cycle cancels the adopted order (one bar, like its own)
-    final = session.ledger.order("web-7f1")
+    final = session.ledger.order(web)
     assert (final.status, final.filled_quantity) == (OrderStatus.FILLED, 0.5)  # cancelled after its partial fill
     assert booked["status"] == "CANCELED" and runner.invoke(app, ["reconcile", str(path)]).exit_code == 0
 
@@ -298,3 +299,18 @@ def test_accept_adjustments_do_not_count_toward_max_orders_per_day(alpaca, tmp_p
     (sell,) = _cycle(session, "AAPL", bars).orders  # no Production model: flatten, the day's first order
     assert (sell.side, sell.quantity, sell.status) == (Side.SELL, 12.0, OrderStatus.FILLED), sell.reason
     assert alpaca.positions["AAPL"] == 0
+
+
+def test_a_venue_open_order_of_another_strategy_halts_and_accept_refuses_to_adopt_it(alpaca, tmp_path):
+    first = _open(_file(tmp_path, "alpaca", "AAPL"), _db(alpaca))
+    ts = random_walk_bars(40).index[-2].to_pydatetime()
+    intent = OrderIntent(first.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01, limit_price=90.0)
+    theirs, _ = first.ledger.record_intent(intent)
+    assert _submit(first, theirs).status is OrderStatus.ACCEPTED
+    path = _file(tmp_path, "alpaca", "AAPL")  # a second strategy on the same venue account
+    shown = runner.invoke(app, ["reconcile", str(path)])
+    assert shown.exit_code == 1
+    assert f"venue order {theirs.client_order_id}" in shown.output and f"strategy {first.strategy}'s" in shown.output
+    refused = runner.invoke(app, ["reconcile", str(path), "--accept", "--reason", "x"])
+    assert refused.exit_code == 1 and "cannot adopt venue order" in refused.output and "Traceback" not in refused.output
+    assert first.ledger.order(theirs.client_order_id).strategy == first.strategy  # untouched
