@@ -156,7 +156,7 @@ def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
     order = _working_limit(session, venue)
     assert order.status is OrderStatus.ACCEPTED
     venue.orders.clear()  # the venue came back without its open orders
-    with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+    with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
 
@@ -214,7 +214,7 @@ def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_ca
         reconcile(session)
         assert session.ledger.order(placed[0].client_order_id).filled_quantity == 1.0
         venue.orders[:] = [o for o in venue.orders if o["clientOrderId"] != placed[1].client_order_id]  # restart
-        with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+        with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
             reconcile(session)
         assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
         assert (
