@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.config._loader import MAX_EXPANSION, MAX_FILE_BYTES, MAX_NESTING
+from pipeline.config._loader import MAX_EXPANSION
+from pipeline.config._yaml import MAX_FILE_BYTES, MAX_NESTING
 from quantgate.cli import app
 
 runner = CliRunner()
