@@ -14,7 +14,8 @@ closed, :func:`halt`); ``quantgate reconcile FILE`` prints them all. Its two res
   path (ledger write before submit, deterministic client order id), reconcile again, then lift the halt.
 
 Neither lifts a halt of another kind: a person's ``quantgate halt`` (``MANUAL_HALTED``) or a risk halt
-(``DAILY_LOSS_LIMIT``) stays until ``quantgate resume``. Orders written here (model version
+(``DAILY_LOSS_LIMIT``) stays until ``quantgate resume`` (or, for the daily loss, the next session); a
+difference found while such a halt holds is reported without replacing its reason. Orders written here (model version
 ``reconcile``) do not count toward ``max_orders_per_day``. Nothing here runs on its own: a halted
 strategy stays halted until a person asks for one of these.
 """
@@ -49,8 +50,6 @@ RELATIVE_EPSILON = 1e-9
 RECONCILE_VERSION = "reconcile"
 #: Codes of the halts a difference causes (``RECONCILE_MISMATCH``: older ledgers); --accept lifts only these.
 RECONCILE_CODES = frozenset({"POSITION_MISMATCH", "ORDER_MISMATCH", "UNKNOWN_OPEN_ORDER", "RECONCILE_MISMATCH"})
-#: A person's state (``quantgate halt``) starts with this; reconciliation never overwrites or lifts it.
-MANUAL_PREFIX = "MANUAL_"
 #: Joins a difference's halt reason and the person's REDUCING state it replaced (restored on --accept).
 BEFORE = " | before: "
 
@@ -214,8 +213,9 @@ def examine(session: TradingSession) -> tuple[list[Difference], list[str]]:
 def halt(session: TradingSession, reason: str) -> None:
     """Halt the strategy for a reconcile difference ``reason`` and raise ExecutionError.
 
-    A person's halt (``MANUAL_HALTED``) is kept as it is; a person's REDUCING state is remembered in the
-    reason (after ``BEFORE``) so that resolving the difference restores it.
+    A halt of another kind (a person's ``MANUAL_HALTED``, a risk halt such as ``DAILY_LOSS_LIMIT``) is kept
+    as it is; a REDUCING state (``quantgate halt --reducing``) is remembered in the reason (after
+    ``BEFORE``) so that resolving the difference restores it.
     """
     _mark_halted(session, reason)
     raise ExecutionError(
@@ -225,11 +225,9 @@ def halt(session: TradingSession, reason: str) -> None:
 
 def _mark_halted(session: TradingSession, reason: str) -> None:
     state, current, _ = session.ledger.state(session.strategy)
-    if state is TradingState.HALTED and current.startswith(MANUAL_PREFIX):
-        return
-    if state is TradingState.HALTED and current == reason:
-        return
-    if state is TradingState.REDUCING and current.startswith(MANUAL_PREFIX):
+    if state is TradingState.HALTED and (current == reason or _code(current) not in RECONCILE_CODES):
+        return  # already halted for this, or halted for another reason that only its own way out lifts
+    if state is TradingState.REDUCING:  # a person's wind-down: remembered, restored when the difference is resolved
         reason = f"{reason}{BEFORE}{current}"
     elif state is TradingState.HALTED and _code(current) in RECONCILE_CODES and BEFORE in current:
         reason = f"{reason}{BEFORE}{current.split(BEFORE, 1)[1]}"

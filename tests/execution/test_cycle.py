@@ -188,3 +188,26 @@ def test_run_cycle_when_order_type_market_sends_no_limit_price(db_url):
     now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
     (sell,) = run_cycle(session, now, {"TEST": bars}, None, "1d", "crypto").orders
     assert (sell.status, sell.limit_price) == (OrderStatus.FILLED, None)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ((TradingState.ACTIVE, ""), (TradingState.HALTED, "POSITION_MISMATCH: x")),
+        ((TradingState.HALTED, "DAILY_LOSS_LIMIT: -6%"), (TradingState.HALTED, "DAILY_LOSS_LIMIT: -6%")),
+        ((TradingState.HALTED, "MANUAL_HALTED: audit"), (TradingState.HALTED, "MANUAL_HALTED: audit")),
+        ((TradingState.HALTED, "ORDER_MISMATCH: y"), (TradingState.HALTED, "POSITION_MISMATCH: x")),
+        (
+            (TradingState.REDUCING, "MANUAL_REDUCING: wind"),
+            (TradingState.HALTED, "POSITION_MISMATCH: x | before: MANUAL_REDUCING: wind"),
+        ),
+    ],
+)
+def test_reconcile_halt_when_another_halt_holds_keeps_its_reason(db_url, before, after):
+    from pipeline.execution.reconcile import halt
+
+    session = _session(db_url)
+    session.ledger.set_state(session.strategy, *before)
+    with pytest.raises(ExecutionError, match="POSITION_MISMATCH: x; halted"):
+        halt(session, "POSITION_MISMATCH: x")
+    assert session.ledger.state(session.strategy)[:2] == after
