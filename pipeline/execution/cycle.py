@@ -23,6 +23,7 @@ from pipeline.errors import ExecutionError, OrderOutcomeUnknown
 from pipeline.execution.broker import Broker, BrokerReport, MarketBar
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import (
+    TERMINAL,
     Order,
     OrderAccepted,
     OrderDenied,
@@ -36,7 +37,7 @@ from pipeline.execution.model import (
     TradingState,
 )
 from pipeline.execution.production import PinnedModel, pin_model, production_version
-from pipeline.execution.reconcile import position_differences
+from pipeline.execution.reconcile import RECONCILE_VERSION, compare, halt
 from pipeline.execution.risk import (
     ContradictoryPosition,
     DailyLossLimit,
@@ -119,7 +120,8 @@ def risk_engine(trading: TradingFile, timeframe: str) -> RiskEngine:
 
 
 def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
-    """Settle in-flight orders with the broker, then compare positions; raise on any mismatch (fail closed).
+    """Settle in-flight orders with the broker, then compare orders and positions; raise on any difference
+    (fail closed: :func:`pipeline.execution.reconcile.compare`, then the strategy is HALTED).
 
     An order written but never sent (a crash between the ledger write and the submit) is sent now when
     it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
@@ -132,45 +134,13 @@ def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> lis
     Raises
     ------
     ExecutionError
-        If the broker's positions differ from the ledger's filled quantities; the strategy is HALTED.
+        On the first difference (``POSITION_MISMATCH``, ``ORDER_MISMATCH``, ``UNKNOWN_OPEN_ORDER``); the
+        strategy is HALTED (a person's ``MANUAL_HALTED`` is kept as it is).
     """
-    ledger, broker = session.ledger, session.broker
-    notes = []
-    for order in ledger.open_orders(session.strategy):
-        report = broker.lookup(order.client_order_id)
-        if report is None and order.status is OrderStatus.INITIALIZED:
-            if bar_ts is not None and order.bar_ts == bar_ts:
-                report = _submit(session, order)
-                notes.append(f"{order.client_order_id}: sent after a restart")
-                continue
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
-            notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
-            continue
-        if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
-            reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
-            notes.append(f"{order.client_order_id}: {reason}")
-            continue
-        if report is None:
-            _halt(
-                session,
-                f"RECONCILE_MISMATCH: order {order.client_order_id} is {order.status} but unknown to the broker",
-            )
-        _record(ledger, order, report)
-        notes.append(f"{order.client_order_id}: {report.status}")
-    ours = ledger_positions(ledger, session.strategy)
-    theirs = {s: p.quantity for s, p in broker.positions().items()}  # explicit: a failed report raises
-    tolerance = getattr(session.trading, "reconcile_tolerance", 0.0)
-    for diff in position_differences(ours, theirs, tolerance):  # POSITION_MISMATCH: ledger 10 AAPL, venue 12 AAPL
-        _halt(session, diff.line())
+    diffs, notes = compare(session, bar_ts, send=True)
+    if diffs:
+        halt(session, diffs[0].line())
     return notes
-
-
-def _halt(session: TradingSession, reason: str) -> None:
-    session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
-    raise ExecutionError(
-        f"strategy {session.strategy}: {reason}; halted (quantgate reconcile FILE --accept or --flatten)"
-    )
 
 
 def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
@@ -255,7 +225,14 @@ def run_cycle(
             raise ExecutionError(f"{symbol} {timeframe}: no closed bar at {now.isoformat()}")
         bars[symbol] = done
         last[symbol] = done.iloc[-1]
-        bar = MarketBar(done.index[-1].to_pydatetime(), float(done["open"].iloc[-1]), float(done["close"].iloc[-1]))
+        row = done.iloc[-1]
+        bar = MarketBar(
+            done.index[-1].to_pydatetime(),
+            float(row["open"]),
+            float(row["close"]),
+            float(row["high"]) if "high" in row.index else None,
+            float(row["low"]) if "low" in row.index else None,
+        )
         for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
             order = ledger.order(report.client_order_id)
             if order is not None:
@@ -267,6 +244,8 @@ def run_cycle(
     if lifted and bar_ts.date() > since.date():  # a new session lifts a daily-loss halt (since = the bar)
         ledger.set_state(strategy, TradingState.ACTIVE, "new session after DAILY_LOSS_LIMIT", now)
         state = TradingState.ACTIVE
+    decided_on = {s: row.name.to_pydatetime() for s, row in last.items()}
+    busy = _cancel_working(session, decided_on)  # limit orders live one bar: never two orders in one direction
     prices = {s: float(row["close"]) for s, row in last.items()}
     account = broker.account()
     held = {s: p.quantity for s, p in account.positions.items()}
@@ -285,13 +264,18 @@ def run_cycle(
         if decided:  # this bar was already decided (a rerun or a restart): never a second order
             orders.extend(decided)
             continue
+        if symbol in busy:  # a cancel is still pending: the position may still change, decide next cycle
+            continue
         price = prices[symbol]
         target_qty = _round(target * equity / price, session.trading.lot_size)
         delta = target_qty - held.get(symbol, 0.0)
         if abs(delta) < session.trading.lot_size / 2:
             continue
         side = Side.BUY if delta > 0 else Side.SELL
-        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target)
+        limit = None
+        if session.trading.order_type == "limit":  # on the passive side of the close
+            limit = price * (1.0 - side.sign * session.trading.limit_offset_bps / 1e4)
+        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target, limit_price=limit)
         ctx = RiskContext(
             intent=intent,
             state=state,
@@ -381,10 +365,30 @@ def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
     return current
 
 
+def _cancel_working(session: TradingSession, decided_on: dict[str, dt.datetime]) -> set[str]:
+    """Cancel the strategy's orders still working from an earlier bar of a symbol traded now (a limit order
+    the market did not reach, a partly filled one, an adopted one); record what the venue answers.
+
+    Returns the symbols with an order still working after that (a cancel the venue has not done yet).
+    """
+    busy = set()
+    for order in session.ledger.open_orders(session.strategy):
+        ts = decided_on.get(order.symbol)
+        if ts is None or order.bar_ts == ts or order.status is not OrderStatus.ACCEPTED:
+            continue
+        report = session.broker.cancel(order.client_order_id)
+        current = _record(session.ledger, order, report) if report is not None else order
+        if current.status not in TERMINAL:
+            busy.add(order.symbol)
+    return busy
+
+
 def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
+    """Orders the strategy sent on ``bar_ts``'s day; reconciliation's own (adjustments, adoptions, flatten
+    orders: model version ``reconcile``) do not count."""
     start = dt.datetime.combine(bar_ts.date(), dt.time(), dt.UTC)
     sent = {OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.REJECTED}
-    return len(ledger.orders(strategy, since=start, statuses=sent))
+    return sum(1 for o in ledger.orders(strategy, since=start, statuses=sent) if o.model_version != RECONCILE_VERSION)
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:
