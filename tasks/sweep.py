@@ -3,12 +3,13 @@
 from typing import Any
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from pipeline.experiment import load_experiment_bars
 from pipeline.experiment.gate import TrialContext
 from pipeline.sweep import Claim, SweepItem, SweepPlan, claim_item, combine, discover, leaderboard, sibling_trials
+from pipeline.sweep.prepare import Prepared, prepare_datasets
 from pipeline.sweep.record import close_sweep_run, open_sweep_run
 from pipeline.tracking import configure_mlflow, data_fingerprint
 from tasks._common import IN_MEMORY
@@ -18,6 +19,16 @@ from tasks._common import IN_MEMORY
 def plan_sweep(folder: str) -> SweepPlan:
     """Every experiment under the folder; bad files are listed, not fatal."""
     return discover(folder)
+
+
+@task(name="prepare-data", **IN_MEMORY)
+def prepare_data(plan: SweepPlan) -> Prepared:
+    """Ingest and quality-check each distinct dataset once, before the items (which then only read them);
+    a dataset that fails is left to its items, which report the error."""
+    prepared = prepare_datasets(plan)
+    for line in prepared.errors:
+        get_run_logger().warning("dataset not prepared (its experiments will fail): %s", line)
+    return prepared
 
 
 @task(name="claim-experiment", **IN_MEMORY)
