@@ -15,6 +15,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from pipeline.errors import PlatformError, first_line
 from pipeline.sweep import SweepItem, hold
 from pipeline.sweep.outcome import ItemResult, SweepOutcome
+from pipeline.sweep.prepare import lock_datasets
 from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
 from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep, prepare_data
@@ -69,10 +70,9 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
     reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
     parent = open_sweep(plan, parallel)
-    prepare_data(plan)  # each dataset ingested and validated once, not once per worker process
     results: list[ItemResult] = []
     workers = max(1, min(parallel, len(plan.items)))
-    with worker_threads(workers), item_runner(parallel, len(plan.items)) as runner:
+    with worker_threads(workers), item_runner(parallel, len(plan.items)) as runner, lock_datasets(plan) as locks:
         futures = [
             runner.submit(
                 run_item,
@@ -86,6 +86,9 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
             )
             for item in plan.items
         ]
+        # Each dataset ingested and validated once (not once per worker), while the workers start; an item
+        # waits for its dataset's lock.
+        prepare_data(plan, locks)
         for future in as_completed(futures):
             result = future.result()
             results.append(result)

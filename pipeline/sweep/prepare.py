@@ -7,16 +7,32 @@ worker process imports Great Expectations (about 3.5 CPU-s). Preparing each data
 own process leaves the items a store read and a quality-cache hit (:mod:`pipeline.quality.cache`), the
 same results either way. Errors are not raised here: the items that use a dataset meet the same error and
 report it as theirs.
+
+The sweep's process prepares while its worker processes start (they spawn and import for several
+seconds): it takes an exclusive file lock per dataset under ``$QUANTGATE_HOME/cache/datasets/`` before the
+items are submitted and releases each once that dataset is ready; an item reads its bars under a shared
+lock (:func:`load_prepared_bars`), so it waits for its own dataset only, and never when nobody prepares.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
+from pipeline import settings
 from pipeline.config import DataConfig
 from pipeline.errors import PlatformError, first_line
-from pipeline.experiment.data import load_experiment_bars
+from pipeline.experiment.data import ExperimentBars, load_experiment_bars
 from pipeline.sweep.discovery import SweepPlan
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no coordination, only duplicated work
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -36,13 +52,72 @@ def distinct_datasets(plan: SweepPlan) -> list[DataConfig]:
     return list(seen.values())
 
 
-def prepare_datasets(plan: SweepPlan) -> Prepared:
+def _lock_path(data: DataConfig) -> Path:
+    key = hashlib.sha256(data.model_dump_json().encode()).hexdigest()[:24]
+    return settings.home() / "cache" / "datasets" / f"{key}.lock"
+
+
+def _open_locked(data: DataConfig, mode: int) -> IO[bytes] | None:
+    if fcntl is None:
+        return None
+    path = _lock_path(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("ab")
+    fcntl.flock(handle, mode)
+    return handle
+
+
+class DatasetLocks:
+    """Exclusive locks on a sweep's datasets while its process prepares them (see the module docs)."""
+
+    def __init__(self, datasets: list[DataConfig]) -> None:
+        self.datasets = datasets
+        self._held: dict[str, IO[bytes] | None] = {}
+        for data in datasets:
+            self._held[data.model_dump_json()] = _open_locked(data, fcntl.LOCK_EX if fcntl else 0)
+
+    def release(self, data: DataConfig) -> None:
+        """Let items read ``data`` (prepared, or failed: they then meet the error themselves)."""
+        handle = self._held.pop(data.model_dump_json(), None)
+        if handle is not None:
+            handle.close()  # closing the file drops its lock
+
+    def close(self) -> None:
+        """Release every lock still held."""
+        for data in list(self.datasets):
+            self.release(data)
+
+
+@contextmanager
+def lock_datasets(plan: SweepPlan) -> Iterator[DatasetLocks]:
+    """Hold an exclusive lock on each distinct dataset of ``plan`` until it is released or the block ends."""
+    locks = DatasetLocks(distinct_datasets(plan))
+    try:
+        yield locks
+    finally:
+        locks.close()
+
+
+def load_prepared_bars(data: DataConfig) -> ExperimentBars:
+    """:func:`load_experiment_bars` once no process of this machine is preparing ``data`` (a shared lock:
+    items of any number of sweeps read at once)."""
+    handle = _open_locked(data, fcntl.LOCK_SH if fcntl else 0)
+    try:
+        return load_experiment_bars(data)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def prepare_datasets(plan: SweepPlan, locks: DatasetLocks | None = None) -> Prepared:
     """Ingest missing bars and validate (cache) the quality of every distinct dataset of ``plan``.
 
     Parameters
     ----------
     plan : SweepPlan
         The sweep.
+    locks : DatasetLocks, optional
+        The sweep's locks: each is released as soon as its dataset is prepared (or failed).
 
     Returns
     -------
@@ -63,4 +138,7 @@ def prepare_datasets(plan: SweepPlan) -> Prepared:
             )
         except PlatformError as exc:
             errors.append(f"{data.symbol} {data.timeframe}: {first_line(exc)}")
+        finally:
+            if locks is not None:
+                locks.release(data)
     return Prepared(len(datasets), ingested, tuple(errors))
