@@ -14,172 +14,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ExecutionError, OrderOutcomeUnknown
-from pipeline.execution.broker import Broker, BrokerReport, MarketBar
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import MarketBar
 from pipeline.execution.ledger import Ledger
-from pipeline.execution.model import (
-    Order,
-    OrderAccepted,
-    OrderDenied,
-    OrderFilled,
-    OrderIntent,
-    OrderPartiallyFilled,
-    OrderRejected,
-    OrderStatus,
-    OrderSubmitted,
-    Side,
-    TradingState,
-)
+from pipeline.execution.model import OrderDenied, OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import record, submit
 from pipeline.execution.production import PinnedModel, pin_model, production_version
-from pipeline.execution.reconcile import position_differences
-from pipeline.execution.risk import (
-    ContradictoryPosition,
-    DailyLossLimit,
-    MarketClosed,
-    MaxGrossExposure,
-    MaxNotionalPerOrder,
-    MaxOrdersPerDay,
-    MaxPositionNotional,
-    MinimumQuantity,
-    RiskContext,
-    RiskEngine,
-    StaleBar,
-)
+from pipeline.execution.reconcile import reconcile
+from pipeline.execution.risk import RiskContext
+from pipeline.execution.session import NO_MODEL, CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile
 from pipeline.strategy import favourable_adverse, position_after, proba_matrix
 from pipeline.timeframes import bar_length, expected_grid
-
-NO_MODEL = "none"
-#: Relative tolerance when the ledger's and the broker's quantities are compared.
-RECONCILE_TOLERANCE = 1e-9
-
-
-@dataclass
-class TradingSession:
-    """What every cycle of one strategy works with."""
-
-    trading: TradingFile
-    ledger: Ledger
-    broker: Broker
-    strategy: str
-    anchor: dt.datetime
-    risk: RiskEngine = field(default_factory=lambda: RiskEngine([]))
-    #: (model version, symbol, decision bar) -> decided fraction: a held decision is not predicted again.
-    decisions: dict[tuple[str, str, pd.Timestamp], float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    """What one cycle decided and did."""
-
-    bar_ts: dt.datetime | None
-    model_version: str
-    targets: dict[str, float]
-    orders: list[Order]
-    equity_before: float
-    skipped: str | None = None
-
-
-def risk_engine(trading: TradingFile, timeframe: str) -> RiskEngine:
-    """Build the risk rules the trading file asks for."""
-    limits = trading.risk
-    rules = []
-    if limits.max_notional_per_order is not None:
-        rules.append(MaxNotionalPerOrder(limits.max_notional_per_order))
-    if limits.max_position_notional is not None:
-        rules.append(MaxPositionNotional(limits.max_position_notional))
-    if limits.max_gross_exposure is not None:
-        rules.append(MaxGrossExposure(limits.max_gross_exposure))
-    if limits.max_orders_per_day is not None:
-        rules.append(MaxOrdersPerDay(limits.max_orders_per_day))
-    if limits.daily_loss_limit is not None:
-        rules.append(DailyLossLimit(limits.daily_loss_limit))
-    if limits.min_quantity is not None:
-        rules.append(MinimumQuantity(limits.min_quantity))
-    if limits.market_hours:
-        rules.append(MarketClosed())
-    if limits.no_contradictory_positions:
-        rules.append(ContradictoryPosition())
-    stale = (
-        dt.timedelta(hours=limits.stale_after_hours)
-        if limits.stale_after_hours is not None
-        else 4 * bar_length(timeframe).to_pytimedelta()
-    )
-    rules.append(StaleBar(stale))
-    return RiskEngine(rules)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# reconcile
-
-
-def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
-    """Settle in-flight orders with the broker, then compare positions; raise on any mismatch (fail closed).
-
-    An order written but never sent (a crash between the ledger write and the submit) is sent now when
-    it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
-
-    Returns
-    -------
-    list[str]
-        What was settled, one line each.
-
-    Raises
-    ------
-    ExecutionError
-        If the broker's positions differ from the ledger's filled quantities; the strategy is HALTED.
-    """
-    ledger, broker = session.ledger, session.broker
-    notes = []
-    for order in ledger.open_orders(session.strategy):
-        report = broker.lookup(order.client_order_id)
-        if report is None and order.status is OrderStatus.INITIALIZED:
-            if bar_ts is not None and order.bar_ts == bar_ts:
-                report = _submit(session, order)
-                notes.append(f"{order.client_order_id}: sent after a restart")
-                continue
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
-            notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
-            continue
-        if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
-            reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
-            notes.append(f"{order.client_order_id}: {reason}")
-            continue
-        if report is None:
-            _halt(
-                session,
-                f"RECONCILE_MISMATCH: order {order.client_order_id} is {order.status} but unknown to the broker",
-            )
-        _record(ledger, order, report)
-        notes.append(f"{order.client_order_id}: {report.status}")
-    ours = ledger_positions(ledger, session.strategy)
-    theirs = {s: p.quantity for s, p in broker.positions().items()}  # explicit: a failed report raises
-    tolerance = getattr(session.trading, "reconcile_tolerance", 0.0)
-    for diff in position_differences(ours, theirs, tolerance):  # POSITION_MISMATCH: ledger 10 AAPL, venue 12 AAPL
-        _halt(session, diff.line())
-    return notes
-
-
-def _halt(session: TradingSession, reason: str) -> None:
-    session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
-    raise ExecutionError(
-        f"strategy {session.strategy}: {reason}; halted (quantgate reconcile FILE --accept or --flatten)"
-    )
-
-
-def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
-    """Net filled quantity per symbol from the ledger's orders of ``strategy``."""
-    return ledger.net_filled(strategy)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# the cycle
 
 
 def resolve_model(trading: TradingFile) -> PinnedModel | None:
@@ -259,7 +109,7 @@ def run_cycle(
         for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
             order = ledger.order(report.client_order_id)
             if order is not None:
-                _record(ledger, order, report)
+                record(ledger, order, report)
     bar_ts = max(frame.index[-1] for frame in bars.values()).to_pydatetime()
     reconcile(session, bar_ts)
     state, reason, since = ledger.state(strategy)
@@ -314,71 +164,9 @@ def run_cycle(
             ledger.set_state(strategy, TradingState.HALTED, denial, ts)
             state = TradingState.HALTED
         if created and denial is None:
-            order = _submit(session, order)
+            order = submit(session, order)
         orders.append(order)
     return CycleResult(bar_ts, version, targets, orders, equity)
-
-
-def _submit(session: TradingSession, order: Order) -> Order:
-    """Send ``order`` once; an unknown outcome leaves it SUBMITTED (in flight) for the next reconcile."""
-    from pipeline.experiment.run import pause_for_test
-
-    pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
-    try:
-        report = session.broker.submit(order)
-    except OrderOutcomeUnknown:  # a state, not an error: the next reconcile looks it up by client order id
-        cid, now = order.client_order_id, dt.datetime.now(dt.UTC)
-        return session.ledger.apply(OrderSubmitted(cid, order.strategy, order.bar_ts, order.model_version, now))
-    return _record(session.ledger, order, report)
-
-
-def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
-    """Append the events that take the ledger's order to the broker's reported status."""
-    cid, strategy, bar, version = order.client_order_id, order.strategy, order.bar_ts, order.model_version
-    now = report.filled_at or dt.datetime.now(dt.UTC)
-    current = ledger.order(cid)
-    if current.status is OrderStatus.INITIALIZED:
-        current = ledger.apply(OrderSubmitted(cid, strategy, bar, version, now))
-    if report.status is OrderStatus.REJECTED and current.status is not OrderStatus.REJECTED:
-        return ledger.apply(OrderRejected(cid, strategy, bar, version, now, reason=report.reason or "REJECTED"))
-    if current.status is OrderStatus.SUBMITTED and report.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED):
-        current = ledger.apply(
-            OrderAccepted(cid, strategy, bar, version, now, broker_order_id=report.broker_order_id),
-            broker_order_id=report.broker_order_id,
-        )
-    if report.status is OrderStatus.ACCEPTED and report.filled_quantity > current.filled_quantity:
-        current = ledger.apply(  # cumulative, so a report seen twice changes nothing
-            OrderPartiallyFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    if report.status is OrderStatus.FILLED and current.status is not OrderStatus.FILLED:
-        current = ledger.apply(
-            OrderFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    return current
 
 
 def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:

@@ -1,7 +1,7 @@
 """Ledger against venue: the differences, and the two explicit ways out of a mismatch halt.
 
-The cycle's :func:`pipeline.execution.cycle.reconcile` halts on the first difference (fail closed). This
-module lists *every* difference for ``quantgate reconcile FILE`` and implements its two resolutions:
+The cycle's :func:`reconcile` settles in-flight orders and halts on the first difference (fail closed).
+:func:`examine` lists *every* difference for ``quantgate reconcile FILE``, which has two resolutions:
 
 - :func:`accept`: adopt the venue's state. Each position difference becomes a ledger adjustment (a
   ``PositionAdopted`` event on an order of its own, carrying who and why); each ledger order the venue
@@ -17,12 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import BrokerReport
 from pipeline.execution.model import Order, OrderFilled, OrderIntent, OrderRejected, OrderStatus, Side, TradingState
+from pipeline.execution.orders import record, submit
 
 if TYPE_CHECKING:
-    from pipeline.execution.cycle import TradingSession
+    from pipeline.execution.session import TradingSession
 
 #: Quantities closer than this (relative) are equal whatever the tolerance.
 RELATIVE_EPSILON = 1e-9
@@ -80,6 +83,61 @@ def _tolerance(session: TradingSession) -> float:
     return float(getattr(session.trading, "reconcile_tolerance", 0.0) or 0.0)
 
 
+def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
+    """The cycle's check: settle in-flight orders with the broker, then compare positions; halt on any
+    mismatch (fail closed).
+
+    An order written but never sent (a crash between the ledger write and the submit) is sent now when
+    it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
+
+    Returns
+    -------
+    list[str]
+        What was settled, one line each.
+
+    Raises
+    ------
+    ExecutionError
+        If the broker's positions differ from the ledger's filled quantities, or the broker does not know
+        an order the ledger has in flight; the strategy is HALTED.
+    """
+    ledger, broker = session.ledger, session.broker
+    notes = []
+    for order in ledger.open_orders(session.strategy):
+        report = broker.lookup(order.client_order_id)
+        if report is None and order.status is OrderStatus.INITIALIZED:
+            if bar_ts is not None and order.bar_ts == bar_ts:
+                submit(session, order)
+                notes.append(f"{order.client_order_id}: sent after a restart")
+                continue
+            record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
+            notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
+            continue
+        if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
+            reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
+            record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
+            notes.append(f"{order.client_order_id}: {reason}")
+            continue
+        if report is None:
+            cid = order.client_order_id
+            halt(session, f"RECONCILE_MISMATCH: order {cid} is {order.status} but unknown to the broker")
+        record(ledger, order, report)
+        notes.append(f"{order.client_order_id}: {report.status}")
+    ours = ledger.net_filled(session.strategy)
+    theirs = {s: p.quantity for s, p in broker.positions().items()}  # explicit: a failed report raises
+    for diff in position_differences(ours, theirs, _tolerance(session)):  # POSITION_MISMATCH: ledger 10, venue 12
+        halt(session, diff.line())
+    return notes
+
+
+def halt(session: TradingSession, reason: str) -> NoReturn:
+    """Persist HALTED with ``reason`` and stop the cycle."""
+    session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
+    raise ExecutionError(
+        f"strategy {session.strategy}: {reason}; halted (quantgate reconcile FILE --accept or --flatten)"
+    )
+
+
 def examine(session: TradingSession) -> tuple[list[Difference], list[str]]:
     """Settle what the venue can settle, then list every remaining difference (nothing is halted here).
 
@@ -92,9 +150,6 @@ def examine(session: TradingSession) -> tuple[list[Difference], list[str]]:
     -------
     (differences, notes)
     """
-    from pipeline.execution.broker import BrokerReport
-    from pipeline.execution.cycle import _record
-
     ledger, broker = session.ledger, session.broker
     diffs, notes = [], []
     for order in ledger.open_orders(session.strategy):
@@ -104,13 +159,13 @@ def examine(session: TradingSession) -> tuple[list[Difference], list[str]]:
             continue
         if report is None and order.status is OrderStatus.SUBMITTED:
             reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
+            record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
             notes.append(f"{order.client_order_id}: {reason}")
             continue
         if report is None:
             diffs.append(Difference("order", order.symbol, client_order_id=order.client_order_id, status=order.status))
             continue
-        settled = _record(ledger, order, report)
+        settled = record(ledger, order, report)
         if settled.status is not order.status or settled.filled_quantity != order.filled_quantity:
             notes.append(f"{order.client_order_id}: {settled.status}")
     ours = ledger.net_filled(session.strategy)
@@ -168,8 +223,6 @@ def _resolve(session: TradingSession, by: str, why: str, code: str, now: dt.date
 
 
 def _activate(session: TradingSession, by: str, why: str, code: str, now: dt.datetime) -> list[str]:
-    from pipeline.errors import ExecutionError
-
     left, notes = examine(session)
     if left:
         raise ExecutionError(f"strategy {session.strategy}: still differs after {code}: {left[0].line()}")
@@ -191,9 +244,6 @@ def accept(session: TradingSession, by: str, why: str, now: dt.datetime | None =
 def flatten(session: TradingSession, by: str, why: str, now: dt.datetime | None = None) -> list[str]:
     """Adopt the venue's state, send orders that close every venue position of the strategy's symbols,
     reconcile, then make the strategy ACTIVE (flat). Raises ExecutionError when an order does not fill."""
-    from pipeline.errors import ExecutionError
-    from pipeline.execution.cycle import _submit
-
     now = now or dt.datetime.now(dt.UTC)
     notes = _resolve(session, by, why, "RECONCILE_FLATTEN", now)
     held = session.broker.positions()
@@ -207,7 +257,7 @@ def flatten(session: TradingSession, by: str, why: str, now: dt.datetime | None 
             session.strategy, symbol, side, abs(position.quantity), close_at, RECONCILE_VERSION, position.avg_price, 0.0
         )
         order, created = session.ledger.record_intent(intent)
-        sent = _submit(session, order) if created else order
+        sent = submit(session, order) if created else order
         line = f"{side.value} {abs(position.quantity):g} {symbol}: {sent.status.value} {sent.reason or ''}"
         notes.append(line.rstrip())
         if sent.status is not OrderStatus.FILLED:
