@@ -22,14 +22,45 @@ from pipeline.errors import ExecutionError
 from pipeline.execution.broker import MarketBar
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import OrderDenied, OrderIntent, OrderStatus, Side, TradingState
-from pipeline.execution.orders import record, submit
+from pipeline.execution.orders import cancel_working, record, submit
 from pipeline.execution.production import PinnedModel, pin_model, production_version
-from pipeline.execution.reconcile import reconcile
+from pipeline.execution.reconcile import RECONCILE_VERSION, compare, halt
 from pipeline.execution.risk import RiskContext
 from pipeline.execution.session import NO_MODEL, CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile
 from pipeline.strategy import favourable_adverse, position_after, proba_matrix
 from pipeline.timeframes import bar_length, expected_grid
+
+# ---------------------------------------------------------------------------------------------------------
+# reconcile
+
+
+def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
+    """Settle in-flight orders with the broker, then compare orders and positions; raise on any difference
+    (fail closed: :func:`pipeline.execution.reconcile.compare`, then the strategy is HALTED).
+
+    An order written but never sent (a crash between the ledger write and the submit) is sent now when
+    it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
+
+    Returns
+    -------
+    list[str]
+        What was settled, one line each.
+
+    Raises
+    ------
+    ExecutionError
+        On the first difference (``POSITION_MISMATCH``, ``ORDER_MISMATCH``, ``UNKNOWN_OPEN_ORDER``); the
+        strategy is HALTED (a person's ``MANUAL_HALTED`` is kept as it is).
+    """
+    diffs, notes = compare(session, bar_ts, send=True)
+    if diffs:
+        halt(session, diffs[0].line())
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the cycle
 
 
 def resolve_model(trading: TradingFile) -> PinnedModel | None:
@@ -105,7 +136,14 @@ def run_cycle(
             raise ExecutionError(f"{symbol} {timeframe}: no closed bar at {now.isoformat()}")
         bars[symbol] = done
         last[symbol] = done.iloc[-1]
-        bar = MarketBar(done.index[-1].to_pydatetime(), float(done["open"].iloc[-1]), float(done["close"].iloc[-1]))
+        row = done.iloc[-1]
+        bar = MarketBar(
+            done.index[-1].to_pydatetime(),
+            float(row["open"]),
+            float(row["close"]),
+            float(row["high"]) if "high" in row.index else None,
+            float(row["low"]) if "low" in row.index else None,
+        )
         for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
             order = ledger.order(report.client_order_id)
             if order is not None:
@@ -117,6 +155,8 @@ def run_cycle(
     if lifted and bar_ts.date() > since.date():  # a new session lifts a daily-loss halt (since = the bar)
         ledger.set_state(strategy, TradingState.ACTIVE, "new session after DAILY_LOSS_LIMIT", now)
         state = TradingState.ACTIVE
+    decided_on = {s: row.name.to_pydatetime() for s, row in last.items()}
+    busy = cancel_working(session, decided_on)  # limit orders live one bar: never two orders in one direction
     prices = {s: float(row["close"]) for s, row in last.items()}
     account = broker.account()
     held = {s: p.quantity for s, p in account.positions.items()}
@@ -135,13 +175,18 @@ def run_cycle(
         if decided:  # this bar was already decided (a rerun or a restart): never a second order
             orders.extend(decided)
             continue
+        if symbol in busy:  # a cancel is still pending: the position may still change, decide next cycle
+            continue
         price = prices[symbol]
         target_qty = _round(target * equity / price, session.trading.lot_size)
         delta = target_qty - held.get(symbol, 0.0)
         if abs(delta) < session.trading.lot_size / 2:
             continue
         side = Side.BUY if delta > 0 else Side.SELL
-        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target)
+        limit = None
+        if session.trading.order_type == "limit":  # on the passive side of the close
+            limit = price * (1.0 - side.sign * session.trading.limit_offset_bps / 1e4)
+        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target, limit_price=limit)
         ctx = RiskContext(
             intent=intent,
             state=state,
@@ -170,9 +215,11 @@ def run_cycle(
 
 
 def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
+    """Orders the strategy sent on ``bar_ts``'s day; reconciliation's own (adjustments, adoptions, flatten
+    orders: model version ``reconcile``) do not count."""
     start = dt.datetime.combine(bar_ts.date(), dt.time(), dt.UTC)
     sent = {OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.REJECTED}
-    return len(ledger.orders(strategy, since=start, statuses=sent))
+    return sum(1 for o in ledger.orders(strategy, since=start, statuses=sent) if o.model_version != RECONCILE_VERSION)
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:

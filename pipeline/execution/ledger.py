@@ -41,6 +41,7 @@ _STATUS_AFTER = {
     "OrderFilled": OrderStatus.FILLED,
     "OrderPartiallyFilled": OrderStatus.ACCEPTED,
     "PositionAdopted": OrderStatus.FILLED,  # pipeline.execution.reconcile: the venue's position, adopted by hand
+    "OrderAdopted": OrderStatus.ACCEPTED,  # pipeline.execution.reconcile: a venue open order, adopted by hand
 }
 
 
@@ -64,6 +65,7 @@ def _order(row: TradingOrder) -> Order:
         avg_price=row.avg_price,
         fee=row.fee,
         created_at=row.created_at,
+        limit_price=row.limit_price,
     )
 
 
@@ -90,8 +92,13 @@ class Ledger:
 
     # ---- orders -------------------------------------------------------------------------------------------
 
-    def record_intent(self, intent: OrderIntent, denied: OrderDenied | None = None) -> tuple[Order, bool]:
+    def record_intent(
+        self, intent: OrderIntent, denied: OrderDenied | None = None, client_order_id: str | None = None
+    ) -> tuple[Order, bool]:
         """Write ``intent`` (and its denial, if any) unless its client order id is already in the ledger.
+
+        ``client_order_id`` replaces the intent's deterministic id (a venue order adopted by reconciliation
+        keeps the id the venue knows it by).
 
         Returns
         -------
@@ -99,7 +106,7 @@ class Ledger:
             The ledger's order for that id, and True when this call created it (False: it existed, so
             this is a retry and nothing new may be sent).
         """
-        cid = intent.client_order_id
+        cid = client_order_id or intent.client_order_id
         now = _now()
         row = TradingOrder(
             client_order_id=cid,
@@ -113,6 +120,7 @@ class Ledger:
             reason=denied.reason if denied else None,
             filled_quantity=0.0,
             fee=0.0,
+            limit_price=intent.limit_price,
             created_at=now,
             updated_at=now,
         )
@@ -214,31 +222,22 @@ class Ledger:
         """Orders of ``strategy`` that are not yet final (in flight: they must be settled first)."""
         return self.orders(strategy, statuses=set(OrderStatus) - TERMINAL)
 
-    def net_filled(self, strategy: str) -> dict[str, float]:
-        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+    def _net_filled(self, key: Any, where: Any) -> dict[str, float]:
+        """Net filled quantity (buys minus sells) grouped by column ``key`` over rows matching ``where``."""
         signed = case(
             (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
         )
-        query = (
-            select(TradingOrder.symbol, func.sum(signed))
-            .where(TradingOrder.strategy == strategy, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.symbol)
-        )
+        query = select(key, func.sum(signed)).where(where, TradingOrder.filled_quantity != 0).group_by(key)
         with Session(self.engine) as session:
-            return {symbol: float(q) for symbol, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+
+    def net_filled(self, strategy: str) -> dict[str, float]:
+        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+        return self._net_filled(TradingOrder.symbol, TradingOrder.strategy == strategy)
 
     def net_filled_by_strategy(self, symbol: str) -> dict[str, float]:
         """Net filled quantity of ``symbol`` per strategy (one query; zeros left out)."""
-        signed = case(
-            (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
-        )
-        query = (
-            select(TradingOrder.strategy, func.sum(signed))
-            .where(TradingOrder.symbol == symbol, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.strategy)
-        )
-        with Session(self.engine) as session:
-            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+        return self._net_filled(TradingOrder.strategy, TradingOrder.symbol == symbol)
 
     def events(self, client_order_id: str | None = None, strategy: str | None = None) -> list[dict[str, Any]]:
         """Events oldest first as plain dicts (kind, reason, bar, model version, ...)."""

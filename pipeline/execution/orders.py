@@ -1,4 +1,5 @@
-"""Send an order to the broker once, and bring the ledger's order to the status the broker reports.
+"""Send an order to the broker once, bring the ledger's order to the status the broker reports, cancel
+orders still working from an earlier bar.
 
 Both the cycle and reconciliation use these, so an order is always sent and booked the same way: the
 broker's answer becomes the ledger's events (submitted, accepted, partly filled, filled or rejected) in
@@ -15,6 +16,7 @@ from pipeline.errors import OrderOutcomeUnknown
 from pipeline.execution.broker import BrokerReport
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import (
+    TERMINAL,
     Order,
     OrderAccepted,
     OrderEvent,
@@ -75,3 +77,21 @@ def _events(current: Order, report: BrokerReport) -> list[tuple[OrderEvent, Mapp
                              price=report.avg_price, fee=report.fee)  # fmt: skip
         events.append((filled, fill))
     return events
+
+
+def cancel_working(session: TradingSession, decided_on: dict[str, dt.datetime]) -> set[str]:
+    """Cancel the strategy's orders still working from an earlier bar of a symbol traded now (a limit order
+    the market did not reach, a partly filled one, an adopted one); record what the venue answers.
+
+    Returns the symbols with an order still working after that (a cancel the venue has not done yet).
+    """
+    busy = set()
+    for order in session.ledger.open_orders(session.strategy):
+        ts = decided_on.get(order.symbol)
+        if ts is None or order.bar_ts == ts or order.status is not OrderStatus.ACCEPTED:
+            continue
+        report = session.broker.cancel(order.client_order_id)
+        current = record(session.ledger, order, report) if report is not None else order
+        if current.status not in TERMINAL:
+            busy.add(order.symbol)
+    return busy

@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 
 from pipeline.errors import ExecutionError
+from pipeline.execution.cycle import reconcile
 from pipeline.execution.model import OrderStatus, TradingState
-from pipeline.execution.reconcile import reconcile
 from tests.execution.brokers.test_cycle_on_venues import KEY, SECRET, _buy, _session
 from tests.fakes.alpaca_venue import AlpacaVenue
 from tests.fakes.binance_venue import BinanceVenue
@@ -156,7 +156,7 @@ def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
     order = _working_limit(session, venue)
     assert order.status is OrderStatus.ACCEPTED
     venue.orders.clear()  # the venue came back without its open orders
-    with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+    with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
 
@@ -214,7 +214,7 @@ def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_ca
         reconcile(session)
         assert session.ledger.order(placed[0].client_order_id).filled_quantity == 1.0
         venue.orders[:] = [o for o in venue.orders if o["clientOrderId"] != placed[1].client_order_id]  # restart
-        with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+        with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
             reconcile(session)
         assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
         assert (
@@ -296,4 +296,44 @@ def test_a_process_killed_mid_order_ends_with_one_order_and_a_reconciled_ledger(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        venue.stop()
+
+
+@pytest.mark.parametrize("venue_kind", ["binance", "alpaca"])
+def test_an_order_placed_at_the_venue_outside_quantgate_halts_and_accept_leaves_nothing_unknown(
+    db_url, monkeypatch, venue_kind
+):
+    import uuid
+
+    from pipeline.execution.reconcile import accept
+
+    if venue_kind == "binance":
+        venue, symbol, cid_field = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start(), "BTCUSDT", "clientOrderId"
+        env = {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET, "QUANTGATE_BINANCE_URL": venue.url}
+        hand = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "1", "price": "95"}
+        placed = lambda cid: venue._place({**hand, "newClientOrderId": cid, "timeInForce": "GTC"})  # noqa: E731
+    else:
+        venue, symbol, cid_field = AlpacaVenue(KEY, SECRET, {"AAPL": 100.0}).start(), "AAPL", "client_order_id"
+        env = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET, "QUANTGATE_ALPACA_TRADING_URL": venue.url}
+        hand = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "day"}
+        placed = lambda cid: venue._place({**hand, "limit_price": 95, "client_order_id": cid}, {})  # noqa: E731
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        session = _session(db_url, venue_kind, symbol)
+        _buy(session, random_walk_bars(40), symbol, 2.0)
+        hand_id = f"by-hand-{uuid.uuid4().hex[:6]}"
+        assert placed(hand_id)[0] == 200  # someone places an order on the account by hand
+        with pytest.raises(ExecutionError, match=f"UNKNOWN_OPEN_ORDER: venue order {hand_id} .* not in the ledger"):
+            reconcile(session)
+        assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
+        accept(session, "ops", "placed by the desk")
+        known = {o.client_order_id for o in session.ledger.orders(session.strategy)}
+        cids = [o[cid_field] for o in venue.orders]
+        assert len(cids) == len(set(cids)) == 2 and set(cids) <= known  # no duplicate, nothing unknown
+        assert session.ledger.order(hand_id).status is OrderStatus.ACCEPTED
+        assert session.ledger.state(session.strategy)[0] is TradingState.ACTIVE
+        reconcile(session)  # the next cycle's reconcile finds nothing
+        print(f"\n{venue_kind} order placed outside quantgate: faults 1, orders 2, duplicates 0, losses 0")
+    finally:
         venue.stop()
