@@ -14,106 +14,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ExecutionError, OrderOutcomeUnknown
-from pipeline.execution.broker import Broker, BrokerReport, MarketBar
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import MarketBar
 from pipeline.execution.ledger import Ledger
-from pipeline.execution.model import (
-    TERMINAL,
-    Order,
-    OrderAccepted,
-    OrderDenied,
-    OrderFilled,
-    OrderIntent,
-    OrderPartiallyFilled,
-    OrderRejected,
-    OrderStatus,
-    OrderSubmitted,
-    Side,
-    TradingState,
-)
+from pipeline.execution.model import OrderDenied, OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import cancel_working, record, submit
 from pipeline.execution.production import PinnedModel, pin_model, production_version
 from pipeline.execution.reconcile import RECONCILE_VERSION, compare, halt
-from pipeline.execution.risk import (
-    ContradictoryPosition,
-    DailyLossLimit,
-    MarketClosed,
-    MaxGrossExposure,
-    MaxNotionalPerOrder,
-    MaxOrdersPerDay,
-    MaxPositionNotional,
-    MinimumQuantity,
-    RiskContext,
-    RiskEngine,
-    StaleBar,
-)
+from pipeline.execution.risk import RiskContext
+from pipeline.execution.session import NO_MODEL, CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile
 from pipeline.strategy import favourable_adverse, position_after, proba_matrix
 from pipeline.timeframes import bar_length, expected_grid
-
-NO_MODEL = "none"
-#: Relative tolerance when the ledger's and the broker's quantities are compared.
-RECONCILE_TOLERANCE = 1e-9
-
-
-@dataclass
-class TradingSession:
-    """What every cycle of one strategy works with."""
-
-    trading: TradingFile
-    ledger: Ledger
-    broker: Broker
-    strategy: str
-    anchor: dt.datetime
-    risk: RiskEngine = field(default_factory=lambda: RiskEngine([]))
-    #: (model version, symbol, decision bar) -> decided fraction: a held decision is not predicted again.
-    decisions: dict[tuple[str, str, pd.Timestamp], float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    """What one cycle decided and did."""
-
-    bar_ts: dt.datetime | None
-    model_version: str
-    targets: dict[str, float]
-    orders: list[Order]
-    equity_before: float
-    skipped: str | None = None
-
-
-def risk_engine(trading: TradingFile, timeframe: str) -> RiskEngine:
-    """Build the risk rules the trading file asks for."""
-    limits = trading.risk
-    rules = []
-    if limits.max_notional_per_order is not None:
-        rules.append(MaxNotionalPerOrder(limits.max_notional_per_order))
-    if limits.max_position_notional is not None:
-        rules.append(MaxPositionNotional(limits.max_position_notional))
-    if limits.max_gross_exposure is not None:
-        rules.append(MaxGrossExposure(limits.max_gross_exposure))
-    if limits.max_orders_per_day is not None:
-        rules.append(MaxOrdersPerDay(limits.max_orders_per_day))
-    if limits.daily_loss_limit is not None:
-        rules.append(DailyLossLimit(limits.daily_loss_limit))
-    if limits.min_quantity is not None:
-        rules.append(MinimumQuantity(limits.min_quantity))
-    if limits.market_hours:
-        rules.append(MarketClosed())
-    if limits.no_contradictory_positions:
-        rules.append(ContradictoryPosition())
-    stale = (
-        dt.timedelta(hours=limits.stale_after_hours)
-        if limits.stale_after_hours is not None
-        else 4 * bar_length(timeframe).to_pytimedelta()
-    )
-    rules.append(StaleBar(stale))
-    return RiskEngine(rules)
-
 
 # ---------------------------------------------------------------------------------------------------------
 # reconcile
@@ -141,11 +57,6 @@ def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> lis
     if diffs:
         halt(session, diffs[0].line())
     return notes
-
-
-def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
-    """Net filled quantity per symbol from the ledger's orders of ``strategy``."""
-    return ledger.net_filled(strategy)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,7 +147,7 @@ def run_cycle(
         for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
             order = ledger.order(report.client_order_id)
             if order is not None:
-                _record(ledger, order, report)
+                record(ledger, order, report)
     bar_ts = max(frame.index[-1] for frame in bars.values()).to_pydatetime()
     reconcile(session, bar_ts)
     state, reason, since = ledger.state(strategy)
@@ -245,7 +156,7 @@ def run_cycle(
         ledger.set_state(strategy, TradingState.ACTIVE, "new session after DAILY_LOSS_LIMIT", now)
         state = TradingState.ACTIVE
     decided_on = {s: row.name.to_pydatetime() for s, row in last.items()}
-    busy = _cancel_working(session, decided_on)  # limit orders live one bar: never two orders in one direction
+    busy = cancel_working(session, decided_on)  # limit orders live one bar: never two orders in one direction
     prices = {s: float(row["close"]) for s, row in last.items()}
     account = broker.account()
     held = {s: p.quantity for s, p in account.positions.items()}
@@ -298,89 +209,9 @@ def run_cycle(
             ledger.set_state(strategy, TradingState.HALTED, denial, ts)
             state = TradingState.HALTED
         if created and denial is None:
-            order = _submit(session, order)
+            order = submit(session, order)
         orders.append(order)
     return CycleResult(bar_ts, version, targets, orders, equity)
-
-
-def _submit(session: TradingSession, order: Order) -> Order:
-    """Send ``order`` once; an unknown outcome leaves it SUBMITTED (in flight) for the next reconcile."""
-    from pipeline.experiment.run import pause_for_test
-
-    pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
-    try:
-        report = session.broker.submit(order)
-    except OrderOutcomeUnknown:  # a state, not an error: the next reconcile looks it up by client order id
-        cid, now = order.client_order_id, dt.datetime.now(dt.UTC)
-        return session.ledger.apply(OrderSubmitted(cid, order.strategy, order.bar_ts, order.model_version, now))
-    return _record(session.ledger, order, report)
-
-
-def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
-    """Append the events that take the ledger's order to the broker's reported status."""
-    cid, strategy, bar, version = order.client_order_id, order.strategy, order.bar_ts, order.model_version
-    now = report.filled_at or dt.datetime.now(dt.UTC)
-    current = ledger.order(cid)
-    if current.status is OrderStatus.INITIALIZED:
-        current = ledger.apply(OrderSubmitted(cid, strategy, bar, version, now))
-    if report.status is OrderStatus.REJECTED and current.status is not OrderStatus.REJECTED:
-        return ledger.apply(OrderRejected(cid, strategy, bar, version, now, reason=report.reason or "REJECTED"))
-    if current.status is OrderStatus.SUBMITTED and report.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED):
-        current = ledger.apply(
-            OrderAccepted(cid, strategy, bar, version, now, broker_order_id=report.broker_order_id),
-            broker_order_id=report.broker_order_id,
-        )
-    if report.status is OrderStatus.ACCEPTED and report.filled_quantity > current.filled_quantity:
-        current = ledger.apply(  # cumulative, so a report seen twice changes nothing
-            OrderPartiallyFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    if report.status is OrderStatus.FILLED and current.status is not OrderStatus.FILLED:
-        current = ledger.apply(
-            OrderFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    return current
-
-
-def _cancel_working(session: TradingSession, decided_on: dict[str, dt.datetime]) -> set[str]:
-    """Cancel the strategy's orders still working from an earlier bar of a symbol traded now (a limit order
-    the market did not reach, a partly filled one, an adopted one); record what the venue answers.
-
-    Returns the symbols with an order still working after that (a cancel the venue has not done yet).
-    """
-    busy = set()
-    for order in session.ledger.open_orders(session.strategy):
-        ts = decided_on.get(order.symbol)
-        if ts is None or order.bar_ts == ts or order.status is not OrderStatus.ACCEPTED:
-            continue
-        report = session.broker.cancel(order.client_order_id)
-        current = _record(session.ledger, order, report) if report is not None else order
-        if current.status not in TERMINAL:
-            busy.add(order.symbol)
-    return busy
 
 
 def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, case, func, select
@@ -27,6 +28,9 @@ from pipeline.execution.model import (
     TradingState,
 )
 from pipeline.store.models import TradingEvent, TradingOrder, TradingStateRow
+
+#: Given the order as the ledger holds it, the events to append, each with the order fields it sets.
+Plan = Callable[[Order], Sequence[tuple[OrderEvent, Mapping[str, Any]]]]
 
 #: Event kind -> the order status it moves the order to.
 _STATUS_AFTER = {
@@ -153,22 +157,40 @@ class Ledger:
         ``fields`` update the order row too (``broker_order_id``, ``filled_quantity``, ``avg_price``,
         ``fee``).
         """
-        cid = event.client_order_id
+        return self.advance(event.client_order_id, lambda _: [(event, fields)], event.kind)
+
+    def advance(self, client_order_id: str, plan: Plan, what: str = "events") -> Order:
+        """Append the events ``plan`` returns for the order's current state, in one transaction.
+
+        The order's row is locked first and ``plan`` sees it as it is then, so two processes settling the
+        same order never both append the same event. Each ``(event, fields)`` moves the order to the status
+        the event implies and sets ``fields`` on its row. Returns the order after the events.
+
+        Raises
+        ------
+        StoreError
+            If the order is unknown or the database fails (nothing is written then).
+        """
+        cid = client_order_id
         try:
             with Session(self.engine) as session, session.begin():
                 row = session.get(TradingOrder, cid, with_for_update=True)
                 if row is None:
-                    raise StoreError(f"trading ledger: event {event.kind} for unknown order {cid}")
-                session.add(self._event_row(event))
-                row.status = _STATUS_AFTER[event.kind].value
-                if getattr(event, "reason", None):
-                    row.reason = event.reason
-                for key, value in fields.items():
-                    setattr(row, key, value)
-                row.updated_at = _now()
+                    raise StoreError(f"trading ledger: {what} for unknown order {cid}")
+                changes = plan(_order(row))
+                for event, fields in changes:
+                    session.add(self._event_row(event))
+                    row.status = _STATUS_AFTER[event.kind].value
+                    if getattr(event, "reason", None):
+                        row.reason = event.reason
+                    for key, value in fields.items():
+                        setattr(row, key, value)
+                if changes:
+                    row.updated_at = _now()
+                after = _order(row)
         except SQLAlchemyError as exc:
-            raise self._fail(f"record {event.kind} for {cid}", exc) from exc
-        return self.order(cid)
+            raise self._fail(f"record {what} for {cid}", exc) from exc
+        return after
 
     def order(self, client_order_id: str) -> Order | None:
         """The ledger's order with that id, or None."""

@@ -40,9 +40,10 @@ from pipeline.execution.model import (
     Side,
     TradingState,
 )
+from pipeline.execution.orders import record, submit
 
 if TYPE_CHECKING:
-    from pipeline.execution.cycle import TradingSession
+    from pipeline.execution.session import TradingSession
 
 #: Quantities closer than this (relative) are equal whatever the tolerance.
 RELATIVE_EPSILON = 1e-9
@@ -149,8 +150,6 @@ def compare(
     (differences, notes)
         Differences in the order orders, open orders, positions; what was settled, one line each.
     """
-    from pipeline.execution.cycle import _record, _submit
-
     ledger, broker = session.ledger, session.broker
     listed = {o.client_order_id: o for o in broker.open_orders()}  # explicit: a failed listing raises
     diffs, notes = [], []
@@ -165,21 +164,21 @@ def compare(
             if not send:
                 notes.append(f"{cid}: written, never sent (the next cycle decides)")
             elif bar_ts is not None and order.bar_ts == bar_ts:
-                _submit(session, order)
+                submit(session, order)
                 notes.append(f"{cid}: sent after a restart")
             else:
-                _record(ledger, order, BrokerReport(cid, "", OrderStatus.REJECTED, reason="EXPIRED"))
+                record(ledger, order, BrokerReport(cid, "", OrderStatus.REJECTED, reason="EXPIRED"))
                 notes.append(f"{cid}: never sent, its bar passed (EXPIRED)")
             continue
         if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
             reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
-            _record(ledger, order, BrokerReport(cid, "", OrderStatus.REJECTED, reason=reason))
+            record(ledger, order, BrokerReport(cid, "", OrderStatus.REJECTED, reason=reason))
             notes.append(f"{cid}: {reason}")
             continue
         if report is None:
             diffs.append(Difference("order", order.symbol, client_order_id=cid, status=order.status))
             continue
-        settled = _record(ledger, order, report)
+        settled = record(ledger, order, report)
         if settled.status is not order.status or settled.filled_quantity != order.filled_quantity:
             notes.append(f"{cid}: {settled.status}")
     for cid, venue_order in listed.items():
@@ -282,8 +281,6 @@ def _lose(session: TradingSession, diff: Difference, by: str, why: str, now: dt.
 def _adopt_order(session: TradingSession, diff: Difference, by: str, why: str, code: str, now: dt.datetime) -> Order:
     """Write the venue's open order into the ledger (or re-open the final ledger order it is), then record
     what the venue reports about it (its fills so far)."""
-    from pipeline.execution.cycle import _record
-
     ledger, venue = session.ledger, diff.venue_order
     cid = venue.client_order_id
     if diff.owner is not None:
@@ -314,7 +311,7 @@ def _adopt_order(session: TradingSession, diff: Difference, by: str, why: str, c
     )
     order = ledger.apply(event, broker_order_id=venue.broker_order_id)
     report = session.broker.lookup(cid)
-    return _record(ledger, order, report) if report is not None else order
+    return record(ledger, order, report) if report is not None else order
 
 
 def _resolve(session: TradingSession, by: str, why: str, code: str, now: dt.datetime) -> list[str]:
@@ -363,8 +360,6 @@ def accept(session: TradingSession, by: str, why: str, now: dt.datetime | None =
 def flatten(session: TradingSession, by: str, why: str, now: dt.datetime | None = None) -> list[str]:
     """Adopt the venue's state, send orders that close every venue position of the strategy's symbols,
     reconcile, then lift the reconcile halt (flat). Raises ExecutionError when an order does not fill."""
-    from pipeline.execution.cycle import _submit
-
     now = now or dt.datetime.now(dt.UTC)
     notes = _resolve(session, by, why, "RECONCILE_FLATTEN", now)
     held = session.broker.positions()
@@ -378,7 +373,7 @@ def flatten(session: TradingSession, by: str, why: str, now: dt.datetime | None 
             session.strategy, symbol, side, abs(position.quantity), close_at, RECONCILE_VERSION, position.avg_price, 0.0
         )
         order, created = session.ledger.record_intent(intent)
-        sent = _submit(session, order) if created else order
+        sent = submit(session, order) if created else order
         line = f"{side.value} {abs(position.quantity):g} {symbol}: {sent.status.value} {sent.reason or ''}"
         notes.append(line.rstrip())
         if sent.status is not OrderStatus.FILLED:

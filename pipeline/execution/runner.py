@@ -7,10 +7,11 @@ import datetime as dt
 import pandas as pd
 
 from pipeline.execution.brokers import make_broker
-from pipeline.execution.cycle import CycleResult, TradingSession, resolve_model, risk_engine, run_cycle
+from pipeline.execution.cycle import resolve_model, run_cycle
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.paper import PaperBroker
 from pipeline.execution.production import PinnedModel
+from pipeline.execution.session import CycleResult, TradingSession, risk_engine
 from pipeline.execution.trading_file import TradingFile
 from pipeline.timeframes import bar_length
 

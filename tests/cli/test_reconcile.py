@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 
 from pipeline.errors import ExecutionError
 from pipeline.execution.broker import MarketBar
-from pipeline.execution.cycle import _submit, run_cycle
+from pipeline.execution.cycle import run_cycle
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import submit
 from pipeline.execution.runner import open_session
 from pipeline.execution.trading_file import load_trading_file
 from quantgate.cli import app
@@ -84,7 +85,7 @@ def _buy(session, symbol: str, qty: float, bars) -> None:
     ts = bars.index[-2].to_pydatetime()
     session.broker.on_bar(symbol, MarketBar(ts, 100.0, 100.0))
     order, _ = session.ledger.record_intent(OrderIntent(session.strategy, symbol, Side.BUY, qty, ts, "1", 100.0, 0.1))
-    assert _submit(session, order).status is OrderStatus.FILLED
+    assert submit(session, order).status is OrderStatus.FILLED
 
 
 def _cycle(session, symbol: str, bars):
@@ -161,9 +162,9 @@ def test_a_venue_that_lost_a_working_order_is_listed_and_accept_closes_it(alpaca
     session = _open(path, _db(alpaca))
     ts = random_walk_bars(40).index[-2].to_pydatetime()
     order, _ = session.ledger.record_intent(OrderIntent(session.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01))
-    from pipeline.execution.cycle import _record
+    from pipeline.execution.orders import record
 
-    assert _record(session.ledger, order, session.broker.submit(order, limit_price=90.0)).status is OrderStatus.ACCEPTED
+    assert record(session.ledger, order, session.broker.submit(order, limit_price=90.0)).status is OrderStatus.ACCEPTED
     alpaca.orders.clear()  # the venue restarted without its open orders
     shown = runner.invoke(app, ["reconcile", str(path)])
     assert shown.exit_code == 1 and f"ORDER_MISMATCH: order {order.client_order_id}" in shown.output
@@ -237,7 +238,7 @@ def test_a_working_order_the_venue_no_longer_lists_is_looked_up_and_recorded_not
     ts = random_walk_bars(40).index[-2].to_pydatetime()
     intent = OrderIntent(session.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01, limit_price=90.0)
     order, _ = session.ledger.record_intent(intent)
-    assert _submit(session, order).status is OrderStatus.ACCEPTED
+    assert submit(session, order).status is OrderStatus.ACCEPTED
     assert [o.client_order_id for o in session.broker.open_orders()] == [order.client_order_id]
     from pipeline.execution.cycle import reconcile
 
@@ -306,7 +307,7 @@ def test_a_venue_open_order_of_another_strategy_halts_and_accept_refuses_to_adop
     ts = random_walk_bars(40).index[-2].to_pydatetime()
     intent = OrderIntent(first.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01, limit_price=90.0)
     theirs, _ = first.ledger.record_intent(intent)
-    assert _submit(first, theirs).status is OrderStatus.ACCEPTED
+    assert submit(first, theirs).status is OrderStatus.ACCEPTED
     path = _file(tmp_path, "alpaca", "AAPL")  # a second strategy on the same venue account
     shown = runner.invoke(app, ["reconcile", str(path)])
     assert shown.exit_code == 1

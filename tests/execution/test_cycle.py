@@ -9,10 +9,11 @@ import pytest
 
 from pipeline.errors import ExecutionError
 from pipeline.execution.broker import MarketBar
-from pipeline.execution.cycle import TradingSession, reconcile, risk_engine, run_cycle
+from pipeline.execution.cycle import reconcile, run_cycle
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
 from pipeline.execution.paper import PaperBroker
+from pipeline.execution.session import TradingSession, risk_engine
 from pipeline.execution.trading_file import TradingFile
 from pipeline.store import ensure_schema
 from tests.stubs import random_walk_bars
@@ -35,9 +36,9 @@ def _hold(session: TradingSession, bars, qty: float = 5.0, symbol: str = "TEST")
     session.broker.on_bar(symbol, MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
     intent = OrderIntent(session.strategy, symbol, Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
     order, _ = session.ledger.record_intent(intent)
-    from pipeline.execution.cycle import _submit
+    from pipeline.execution.orders import submit
 
-    assert _submit(session, order).status is OrderStatus.FILLED
+    assert submit(session, order).status is OrderStatus.FILLED
 
 
 def test_run_cycle_when_no_model_flattens_once_even_when_rerun_for_the_same_bar(db_url):

@@ -12,8 +12,9 @@ import pytest
 
 from pipeline.errors import ExecutionError
 from pipeline.execution.broker import MarketBar
-from pipeline.execution.cycle import _submit, reconcile, run_cycle
+from pipeline.execution.cycle import reconcile, run_cycle
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import submit
 from pipeline.execution.runner import open_session
 from pipeline.execution.trading_file import TradingFile
 from tests.fakes.alpaca_venue import AlpacaVenue
@@ -58,7 +59,7 @@ def _buy(session, bars, symbol: str, qty: float):
     session.broker.on_bar(symbol, MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
     intent = OrderIntent(session.strategy, symbol, Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
     order, _ = session.ledger.record_intent(intent)
-    return _submit(session, order)
+    return submit(session, order)
 
 
 def test_binance_trading_file_trades_reconciles_and_flattens_through_the_venue(db_url, binance):

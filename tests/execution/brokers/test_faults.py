@@ -1,6 +1,6 @@
 """Scripted venue faults through the cycle's submit and reconcile: no lost order, no duplicate, no unknown position.
 
-Each fault sends one market order through :func:`pipeline.execution.cycle._submit` (the path a cycle uses),
+Each fault sends one market order through :func:`pipeline.execution.orders.submit` (the path a cycle uses),
 then runs :func:`reconcile` as the next cycle would. Counted over every fault: orders the venue booked,
 duplicates (two venue orders under one client order id) and losses (a venue order the ledger does not know,
 or a ledger/venue position difference after reconcile). The counts are printed (``pytest -s``).
@@ -139,13 +139,13 @@ def alpaca_session(db_url, monkeypatch):
 
 
 def _working_limit(session, venue):
-    from pipeline.execution.cycle import _record
     from pipeline.execution.model import OrderIntent, Side
+    from pipeline.execution.orders import record
 
     ts = random_walk_bars(40).index[-2].to_pydatetime()
     intent = OrderIntent(session.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01)
     order, _ = session.ledger.record_intent(intent)
-    return _record(session.ledger, order, session.broker.submit(order, limit_price=90.0))
+    return record(session.ledger, order, session.broker.submit(order, limit_price=90.0))
 
 
 def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
@@ -193,8 +193,8 @@ def test_a_fill_arriving_after_the_cancel_request_is_recorded_and_positions_agre
 
 
 def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_cancel_is_kept(db_url, monkeypatch):
-    from pipeline.execution.cycle import _record
     from pipeline.execution.model import OrderIntent, OrderStatus, Side
+    from pipeline.execution.orders import record
 
     venue = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start()
     monkeypatch.setenv("BINANCE_API_KEY", KEY)
@@ -207,7 +207,7 @@ def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_ca
         for ts in (bars[-3].to_pydatetime(), bars[-2].to_pydatetime()):
             intent = OrderIntent(session.strategy, "BTCUSDT", Side.BUY, 1.0, ts, "1", 100.0, 0.01)
             order, _ = session.ledger.record_intent(intent)
-            placed.append(_record(session.ledger, order, session.broker.submit(order, limit_price=90.0)))
+            placed.append(record(session.ledger, order, session.broker.submit(order, limit_price=90.0)))
         assert [o.status for o in placed] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
         venue.fault("fill_first", method="DELETE")  # the first resting order fills just before its cancel
         assert session.broker.cancel(placed[0].client_order_id).status is OrderStatus.FILLED
