@@ -60,7 +60,8 @@ def policy_path() -> Path:
 
 def load_policy(path: Path | None = None) -> GatePolicy:
     """Read and validate the gate policy; every failure is a one-line :class:`ConfigError` naming the file."""
-    from pipeline.config._loader import format_validation_error, read_yaml_mapping
+    from pipeline.config._messages import format_validation_error
+    from pipeline.config._yaml import read_yaml_mapping
 
     path = path or policy_path()
     raw = read_yaml_mapping(path)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.fixtures import *  # noqa: F403 - the fake market-data services of test_data.py
 from tests.registry.conftest import env, registry_env  # noqa: F401 - the registry fixtures of test_models.py
 
 QUIET_ENV = (

@@ -91,3 +91,12 @@ def geckoterminal_fake(net_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gec
     fake = _serve(GeckoTerminalFake(), "QUANTGATE_GECKOTERMINAL_URL", monkeypatch)
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def short_deadlines(net_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One-second requests, two attempts, a ten-second fetch."""
+    monkeypatch.setenv("QUANTGATE_REQUEST_DEADLINE", "1")
+    monkeypatch.setenv("QUANTGATE_HTTP_TIMEOUT", "30")  # longer than a trickle's gaps: only the deadline can stop it
+    monkeypatch.setenv("QUANTGATE_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("QUANTGATE_FETCH_DEADLINE", "10")

@@ -3,63 +3,16 @@
 from __future__ import annotations
 
 import pandas as pd
-from typer.testing import CliRunner
 
 from pipeline.gaps import Gap, fill_gaps, find_gaps
 from pipeline.ingest import ingest
 from pipeline.store import BarStore
-from quantgate.cli.data import app
 from tests.fakes.fixtures import hourly_crypto, punch
 from tests.stubs import sample_bars
-
-runner = CliRunner()
-HOLES = (("2024-01-03 05:00", "2024-01-03 09:00"), ("2024-01-07 13:00", "2024-01-07 13:00"))
 
 
 def _utc(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
-
-
-def test_cli_gaps_and_gapfill_when_binance_has_holes_fill_them_from_alpaca_with_provenance(
-    binance_fake, alpaca_fake, qg_home
-):
-    full = hourly_crypto(n=24 * 12)
-    primary = binance_fake.add("BTCUSDT", "1h", punch(full, *HOLES))
-    # The secondary feed reports a tenth of the volume (as some USD pairs do) and its own prices.
-    secondary = alpaca_fake.add("BTC/USDT", "1h", full.assign(volume=full["volume"] / 10, close=full["close"] + 0.5))
-    window = ["--start", "2024-01-01", "--end", "2024-01-10"]
-    assert runner.invoke(app, ["ingest", "binance", "BTCUSDT", "1h", *window]).exit_code == 0
-
-    listed = runner.invoke(app, ["gaps", "BTCUSDT", "1h", "--source", "binance", *window])
-    assert listed.exit_code == 0, listed.output
-    assert "2 gaps, 6 missing bars" in listed.output
-    assert "2024-01-03 05:00" in listed.output and "2024-01-03 09:00" in listed.output
-    assert "2024-01-07 13:00" in listed.output
-
-    filled = runner.invoke(app, ["gapfill", "BTCUSDT", "1h", "--from", "alpaca", "--source", "binance", *window])
-    assert filled.exit_code == 0, filled.output
-    assert "filled 6 bars from alpaca, 0 bars still missing" in filled.output
-    assert "volume coverage" in filled.output
-
-    # Exactly the missing windows were asked for.
-    asked = [(r.query["start"], r.query["end"]) for r in alpaca_fake.data_requests("/bars")]
-    assert [(_utc(a), _utc(b)) for a, b in asked] == [
-        (_utc("2024-01-03 05:00"), _utc("2024-01-03 09:59:59.999")),  # the API end is inclusive
-        (_utc("2024-01-07 13:00"), _utc("2024-01-07 13:59:59.999")),
-    ]
-    merged = BarStore().load("BTCUSDT", "1h", "2024-01-01", "2024-01-10", sources=["binance", "alpaca"])
-    assert len(merged) == 240 and not merged.index.has_duplicates
-    from_alpaca = merged.index[merged["source"] == "alpaca"]
-    assert list(from_alpaca) == list(full.index.difference(primary.index))
-    assert (merged.loc[from_alpaca, "close"] == secondary.loc[from_alpaca, "close"]).all()
-    assert (merged.loc[merged["source"] == "binance", "close"] == primary["close"].reindex(merged.index).dropna()).all()
-    assert (
-        find_gaps(BarStore(), "BTCUSDT", "1h", source=["binance", "alpaca"], start="2024-01-01", end="2024-01-10 23:00")
-        == []
-    )
-
-    again = runner.invoke(app, ["gapfill", "BTCUSDT", "1h", "--from", "alpaca", "--source", "binance", *window])
-    assert "0 gaps (0 bars) before" in again.output
 
 
 def test_fill_gaps_reports_partial_volume_coverage_of_the_secondary_source(binance_fake, alpaca_fake, qg_home):

@@ -1,4 +1,5 @@
-"""Chunked, resumable, idempotent ingestion through the CLI and the library, on SQLite and PostgreSQL."""
+"""Chunked, resumable, idempotent ingestion through the library, on SQLite and PostgreSQL (the `quantgate ingest`
+command: tests/cli/test_data.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,13 @@ import uuid
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from pipeline.errors import SourceError
 from pipeline.ingest import ensure_bars, ingest, plan_chunks
 from pipeline.store import BarStore
-from quantgate.cli.data import app
 from tests.fakes.fixtures import hourly_crypto, punch
 
 START, END = "2024-01-01", "2024-01-10"
-runner = CliRunner()
 
 
 def _served(binance_fake, symbol: str = "BTCUSDT") -> pd.DataFrame:
@@ -29,27 +27,6 @@ def _window(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[
         (frame.index >= pd.Timestamp(START, tz="UTC")) & (frame.index < pd.Timestamp("2024-01-11", tz="UTC"))
     ]
-
-
-def test_cli_ingest_binance_when_run_twice_stores_exactly_the_served_bars_once(binance_fake, qg_home):
-    served = _window(_served(binance_fake))
-    args = ["ingest", "binance", "BTCUSDT", "1h", "--start", START, "--end", END, "--chunk-days", "3"]
-
-    first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
-    assert f"inserted {len(served)}, updated 0, unchanged 0" in first.output
-
-    stored = BarStore().load("BTCUSDT", "1h", sources=["binance"])
-    assert (stored["source"] == "binance").all()
-    pd.testing.assert_frame_equal(stored.drop(columns="source"), served, check_freq=False)
-
-    klines_before = len(binance_fake.data_requests("klines"))
-    second = runner.invoke(app, args)
-    assert second.exit_code == 0, second.output
-    assert "inserted 0, updated 0, unchanged 0" in second.output
-    assert "skipped as already complete" in second.output
-    assert len(binance_fake.data_requests("klines")) == klines_before  # nothing fetched again
-    assert len(BarStore().load("BTCUSDT", "1h")) == len(served)
 
 
 def test_ingest_when_killed_half_way_and_rerun_ends_complete_without_duplicates(binance_fake, qg_home):
@@ -112,33 +89,6 @@ def test_ingest_when_a_transient_failure_is_scripted_ends_with_a_correct_store(b
     pd.testing.assert_frame_equal(BarStore().load("BTCUSDT", "1h").drop(columns="source"), served, check_freq=False)
 
 
-@pytest.mark.parametrize(
-    ("kind", "expected"),
-    [("garbage", "malformed payload"), ("401", "HTTP 401"), ("500", "gave up after 4 attempts")],
-)
-def test_cli_ingest_when_a_permanent_failure_is_scripted_prints_one_line_and_writes_nothing(
-    binance_fake, qg_home, kind, expected
-):
-    _served(binance_fake)
-    binance_fake.fail(kind, match="klines", times=10)
-    result = runner.invoke(app, ["ingest", "binance", "BTCUSDT", "1h", "--start", START, "--end", END])
-    assert result.exit_code == 1
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    assert "binance: BTCUSDT [2024-01-01, 2024-01-11)" in lines[0]
-    assert expected in lines[0]
-    assert "Traceback" not in result.output
-    assert BarStore().summary().empty
-
-
-def test_cli_ingest_when_the_symbol_is_unknown_names_it_in_one_line(binance_fake, qg_home):
-    result = runner.invoke(app, ["ingest", "binance", "NOPEUSDT", "1h", "--start", START, "--end", END])
-    assert result.exit_code == 1
-    assert "unknown symbol NOPEUSDT" in result.stderr
-    assert len(result.stderr.strip().splitlines()[-1:]) == 1
-    assert BarStore().summary().empty
-
-
 def test_ingest_when_the_key_is_rejected_keeps_the_key_out_of_the_error(binance_fake, qg_home, monkeypatch):
     _served(binance_fake)
     secret = "sekrit-binance-key-0123456789"
@@ -174,18 +124,3 @@ def test_plan_chunks_when_the_window_is_unaligned_cuts_at_chunk_multiples():
     assert [c[0].strftime("%d %H") for c in chunks] == ["01 05", "02 00", "03 00"]
     assert chunks[0][1] == pd.Timestamp("2024-01-02", tz="UTC")  # half-open: each chunk ends where the next starts
     assert chunks[-1][1] == pd.Timestamp("2024-01-03 23:00", tz="UTC")
-
-
-def test_cli_bars_when_a_series_is_stored_lists_it_and_unknown_sources_fail_cleanly(binance_fake, qg_home):
-    served = _window(_served(binance_fake))
-    assert runner.invoke(app, ["ingest", "binance", "BTCUSDT", "1h", "--start", START, "--end", END]).exit_code == 0
-    listed = runner.invoke(app, ["bars"])
-    assert listed.exit_code == 0
-    assert "binance" in listed.output and "BTCUSDT" in listed.output and str(len(served)) in listed.output
-    bad = runner.invoke(app, ["ingest", "nosuch", "BTCUSDT", "1h", "--start", START, "--end", END])
-    assert bad.exit_code == 1
-    assert (
-        bad.stderr.strip()
-        == "error: unknown data source 'nosuch'; known: sample, polygon, binance, alpaca, coingecko, geckoterminal, "
-        "file"
-    )

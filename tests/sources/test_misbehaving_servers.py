@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from pipeline.errors import SourceError, SourceUnavailable
 from pipeline.ingest import ingest
 from pipeline.sources import get_source
 from pipeline.store import BarStore
-from quantgate.cli import app
 from tests.fakes.fixtures import hourly_crypto
 from tests.stubs import sample_bars
 
 START, END = "2024-01-01", "2024-01-10"
 WINDOW = "binance: BTCUSDT [2024-01-01, 2024-01-11)"
-
-
-@pytest.fixture
-def short_deadlines(net_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One-second requests, two attempts, a ten-second fetch."""
-    monkeypatch.setenv("QUANTGATE_REQUEST_DEADLINE", "1")
-    monkeypatch.setenv("QUANTGATE_HTTP_TIMEOUT", "30")  # longer than a trickle's gaps: only the deadline can stop it
-    monkeypatch.setenv("QUANTGATE_RETRY_ATTEMPTS", "2")
-    monkeypatch.setenv("QUANTGATE_FETCH_DEADLINE", "10")
 
 
 def _one_line(error: BaseException) -> str:
@@ -99,28 +88,6 @@ def test_geckoterminal_fetch_when_the_server_ignores_before_timestamp_stops_in_o
         )
     assert "not before before_timestamp: the server ignores it" in _one_line(err.value)
     assert len(geckoterminal_fake.data_requests("/ohlcv/hour")) == 1  # the newest page is past the window
-
-
-@pytest.mark.parametrize(
-    ("kind", "expected"),
-    [
-        ("empty", "malformed payload (empty body)"),
-        ("object", "malformed payload (a JSON object with keys unexpected, expected a list of klines)"),
-        ("scalar", "malformed payload (str, expected a list of klines)"),
-        ("short_rows", "malformed payload (row 0 has 2 fields, expected at least 6)"),
-        ("strings", "malformed payload (row 0: open 'abc' is not a number)"),
-        ("garbage", "malformed payload (response is not JSON: <html><body>502 Bad Gateway</body></html>)"),
-    ],
-)
-def test_cli_ingest_when_the_body_is_malformed_prints_one_clean_line(binance_fake, short_deadlines, kind, expected):
-    binance_fake.add("BTCUSDT", "1h", hourly_crypto(n=24 * 10))
-    binance_fake.fail(kind, match="klines", times=10)
-    result = CliRunner().invoke(app, ["ingest", "binance", "BTCUSDT", "1h", "--start", START, "--end", END])
-    assert result.exit_code == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {WINDOW}: {expected}"], result.stderr
-    assert "KeyError" not in result.output and "Traceback" not in result.output
-    assert BarStore().summary().empty
 
 
 def test_ingest_when_retry_after_is_huge_fails_at_once_without_waiting(binance_fake, short_deadlines):

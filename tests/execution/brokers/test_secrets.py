@@ -24,7 +24,7 @@ from pipeline.execution.brokers import keys_for
 from pipeline.execution.runner import open_session
 from pipeline.execution.trading_file import load_trading_file
 from quantgate.cli import app
-from tests.execution.brokers.test_reconcile_cli import _buy
+from tests.cli.test_reconcile import _buy
 from tests.fakes.binance_venue import BinanceVenue
 from tests.stubs import random_walk_bars
 
