@@ -108,10 +108,11 @@ def warm_worker() -> None:
     """Set up a worker process once, before its first item: import the experiment's heavy modules, and send
     its Prefect events and API logs to the API itself.
 
-    Prefect's process pool otherwise forwards every event of a worker (3 per task run) through a
-    multiprocessing queue to the sweep's process, which unpickles it and sends it on: one process relaying
-    for all workers, at about 1/3 of the CPU a worker spends on its items. Workers always have an API URL
-    (:func:`_reachable_api`), so they can talk to it directly, as any Prefect process does.
+    Prefect's process pool otherwise forwards every event of a worker (3 per task run, about 50 per item)
+    through a multiprocessing queue to the sweep's process, which unpickles it and sends it on: pickling in
+    the workers, and about 6 CPU-s of relaying in the sweep's process for a 20-item sweep (docs/benchmarks.md
+    (f)). Workers always have an API URL (:func:`_reachable_api`), so they talk to it directly, as any Prefect
+    process does.
     """
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import set_api_log_sink
