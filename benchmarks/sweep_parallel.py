@@ -8,7 +8,12 @@ one, so neither Prefect's start-up nor its migrations are in the numbers. Each t
 empty QUANTGATE_HOME (resumability and the sweep claims skip nothing; every sweep ingests the same bars).
 Modes alternate within each repeat; the load average is recorded before and after every sweep (the
 machine may be shared). ``--parallel N`` runs the items in N spawned worker processes that stay warm
-across items (``flows/sweep.py``), so a sweep pays N workers' imports once, not once per item.
+across items (``flows/sweep.py``), so a sweep pays N workers' imports once, not once per item; the sweep's
+own process ingests and quality-checks each dataset once while the workers start.
+
+Besides wall time it records CPU seconds of the sweep (process and workers) and of the Prefect server, and
+the machine's idle CPU seconds: when the machine is shared, wall time measures the other users, while
+CPU-s / cores bounds what an idle machine could do (printed as the bound on the speed-up).
 
 Usage::
 
