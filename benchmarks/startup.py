@@ -12,6 +12,11 @@ Measured side by side in one run, alternating, in a throw-away QUANTGATE_HOME:
    the same bars is reused).
 4. With ``--ephemeral``, also one run without the background server (Prefect's temporary server: the old way).
 
+Each timed command also reports its CPU seconds (user + system of the child and its children), the
+load-independent part on a shared machine. ``PYTHONDONTWRITEBYTECODE`` is removed from the children's
+environment (this workplace's shells set it): Python then caches bytecode as it does for a user, so the
+warm-up run compiles the project's modules once and the timed runs read them, as a user's second run does.
+
 The server is stopped at the end, also on errors. Prints one JSON object; ``--json PATH`` writes it too.
 
 Usage::
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,10 +43,21 @@ BIN = Path(sys.executable).parent
 CONFIG = "experiments/msft_protect.yaml"
 
 
+CPU_S: list[float] = []  # CPU seconds of each timed() command, in call order
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run ``cmd``; return its wall seconds and stdout (its CPU seconds go to :data:`CPU_S`)."""
+    cpu = _children_cpu_s()
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     seconds = time.perf_counter() - start
+    CPU_S.append(_children_cpu_s() - cpu)
     if done.returncode not in (0, 1):  # 1: the gate refused the model, still a complete run
         raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-2000:]}")
     return seconds, done.stdout
@@ -56,17 +73,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qg-startup-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "QUANTGATE_"))}
         env["QUANTGATE_HOME"] = str(Path(tmp) / "home")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's Python caches bytecode (see the module docstring)
         quantgate = [str(BIN / "quantgate")]
         result: dict = {"load_before": [round(x, 2) for x in load_before]}
         try:
             result["server_start_s"], out = timed([*quantgate, "server", "start"], env)
             url = out.split(": ", 1)[1].split(" ", 1)[0]
             result["warmup_run_s"], _ = timed([*quantgate, "run", CONFIG], env)
-            runs, hand, hand_stages = [], [], []
+            runs, hand, hand_stages, runs_cpu, hand_cpu = [], [], [], [], []
             for _ in range(args.repeats):
                 runs.append(timed([*quantgate, "run", CONFIG], env)[0])
+                runs_cpu.append(CPU_S[-1])
                 seconds, out = timed([sys.executable, "benchmarks/hand_script.py"], env)
                 hand.append(seconds)
+                hand_cpu.append(CPU_S[-1])
                 hand_stages.append(json.loads(out.strip().splitlines()[-1]))
             py = [sys.executable, "-c"]
             result["breakdown"] = {
@@ -86,6 +106,9 @@ def main() -> None:
             result["median_run_s"] = statistics.median(runs)
             result["median_hand_s"] = statistics.median(hand)
             result["ratio"] = result["median_run_s"] / result["median_hand_s"]
+            result["quantgate_run_cpu_s"] = runs_cpu
+            result["hand_script_cpu_s"] = hand_cpu
+            result["cpu_ratio"] = statistics.median(runs_cpu) / statistics.median(hand_cpu)
             b = result["breakdown"]
             b["stages_and_tracking_s (median run - imports)"] = result["median_run_s"] - b["import_flows_experiment_s"]
         finally:

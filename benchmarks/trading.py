@@ -7,15 +7,19 @@ experiments/goog_binary_long_flat.yaml``), then::
     .venv/bin/python benchmarks/trading.py deployments/trading/goog_paper.yaml --start 2011-01-01 --end 2012-12-31
 
 * **latency**: ``trade_once`` (what ``quantgate trade --once`` and the deployed flow's tasks do: resolve the
-  Production alias, read the trailing window from the store, the quality suite, features, predict, the
-  shared rule, risk, ledger write, submit) for ``--cycles`` consecutive closed bars at the end of the
+  Production alias, read the trailing window from the store, check its bars' quality verdicts, features,
+  predict, the shared rule, risk, ledger write, submit) for ``--cycles`` consecutive closed bars at the end of the
   window, on a throw-away strategy with its own paper account. The first ``--warm`` cycles are not counted
   (model pinned, imports done). p50/p99 in ms. Target (issue 11): p99 <= 50 ms on 2 cores.
-* **core**: the same cycles without the ingest check and the quality suite: the trailing window read from
+* **core**: the same cycles without the ingest check and the quality verdicts: the trailing window read from
   the store, the alias lookup, ``run_cycle`` (reconcile, predict at decision bars, rule, risk, ledger, submit).
 * **replay**: ``replay`` over ``[start, end]``: bars/s of the whole replay (cycles plus the backtest
   comparison) and of the cycles alone.
-* ``--profile``: a cProfile of the measured cycles (top functions by cumulative time) on stderr.
+* **ingest_quality**: the quality suite where bars enter the store (the ingest flows, the experiment's
+  quality stage): the last ``--ingest-bars`` bars validated one new bar at a time with their context,
+  recording the per-bar verdicts (:mod:`pipeline.quality.verdicts`) that the cycle then only checks.
+  Runs first, so the measured cycles find every bar of their window with a verdict, as after ingestion.
+* ``--profile``: a cProfile (CPU time) of the measured cycles (top functions by cumulative time) on stderr.
 
 Prints one JSON object, with the 1-minute load average before and after (the machine is shared).
 """
@@ -50,7 +54,7 @@ def _latency(trading, start: dt.date, end: dt.date, cycles: int, warm: int, prof
     closes = [ts + bar_length(data.timeframe) for ts in bars.index[-(cycles + warm) :]]
     strategy = trading.model_copy(update={"name": f"bench-{uuid.uuid4().hex[:8]}", "start": start})
     seconds, cpu_seconds, sent = [], [], 0
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     for i, close in enumerate(closes):
         now = pd.Timestamp(close).to_pydatetime()
         measured = i >= warm
@@ -108,7 +112,7 @@ def _core(trading, start: dt.date, end: dt.date, cycles: int, warm: int, profile
     session = open_session(strategy, timeframe=data.timeframe, fee_bps=costs.fee_bps, slippage_bps=costs.slippage_bps)
     first = pd.Timestamp(start, tz="UTC") - pd.Timedelta(days=int(model.history_bars * 1.6) + 1)
     seconds, cpu_seconds = [], []
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     for i, close in enumerate(closes):
         now = pd.Timestamp(close).to_pydatetime()
         if i >= warm and profile:
@@ -124,6 +128,33 @@ def _core(trading, start: dt.date, end: dt.date, cycles: int, warm: int, profile
     if profile:
         _print_profile(profiler, "core")
     return {"cycles": len(seconds), **_percentiles(seconds, cpu_seconds)}
+
+
+def _ingest_quality(trading, end: dt.date, bars_count: int) -> dict:
+    """The quality step where bars enter the store: the last ``bars_count`` bars validated one new bar at a
+    time (with its context), as the ingest flows and the experiment's quality stage record the verdicts the
+    cycle then only checks. Starts from no recorded verdict for the series (the file is removed)."""
+    from pipeline.execution.cycle import resolve_model
+    from pipeline.experiment.data import load_experiment_bars
+    from pipeline.quality.verdicts import check_window, verdict_path
+
+    model = resolve_model(trading)
+    data = model.config.data.model_copy(update={"end": end})
+    bars = load_experiment_bars(data).bars
+    series = {"symbol": data.symbol, "timeframe": data.timeframe, "asset_class": model.asset_class}
+    verdict_path(**series).unlink(missing_ok=True)
+    check_window(bars.iloc[:-bars_count], **series, what="benchmark")  # the history before: validated whole
+    seconds, cpu_seconds, validated = [], [], []
+    for upto in range(len(bars) - bars_count + 1, len(bars) + 1):
+        began, cpu = time.perf_counter(), time.process_time()
+        validated.append(check_window(bars.iloc[:upto], **series, what="benchmark"))
+        seconds.append(time.perf_counter() - began)
+        cpu_seconds.append(time.process_time() - cpu)
+    return {
+        "new_bars": len(seconds),
+        "bars_validated_each": int(np.median(validated)),
+        **_percentiles(seconds, cpu_seconds),
+    }
 
 
 def _replay(trading, start: dt.date, end: dt.date) -> dict:
@@ -152,7 +183,8 @@ def main() -> None:
     parser.add_argument("--end", required=True, type=dt.date.fromisoformat)
     parser.add_argument("--cycles", type=int, default=200, help="measured --once cycles (default 200)")
     parser.add_argument("--warm", type=int, default=5, help="cycles run before measuring (default 5)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the measured cycles (stderr)")
+    parser.add_argument("--ingest-bars", type=int, default=20, help="bars validated one at a time (default 20)")
+    parser.add_argument("--profile", action="store_true", help="cProfile (CPU time) of the measured cycles (stderr)")
     parser.add_argument("--skip-replay", action="store_true")
     args = parser.parse_args()
 
@@ -163,6 +195,7 @@ def main() -> None:
     trading = load_trading_file(args.trading_file)
     load_before = os.getloadavg()[0]
     result: dict = {"cpus": os.cpu_count(), "load_avg_1m_before": round(load_before, 2)}
+    result["ingest_quality"] = _ingest_quality(trading, args.end, args.ingest_bars)
     result["latency"] = _latency(trading, args.start, args.end, args.cycles, args.warm, args.profile)
     result["core"] = _core(trading, args.start, args.end, args.cycles, args.warm, args.profile)
     if not args.skip_replay:

@@ -15,7 +15,7 @@ if [ ! -x "$python" ]; then
 fi
 bin="$(dirname "$python")"
 prefect="$bin/prefect"
-# A server started with `prefect server start --background` may still be migrating: wait for it (2 min at most).
+# A server just started (`quantgate server start`, `prefect server start`) may still be migrating: wait for it (2 min at most).
 "$python" - "$prefect" <<'PY'
 import sys
 import time
@@ -26,7 +26,7 @@ from prefect.settings import PREFECT_API_URL
 url = PREFECT_API_URL.value()
 if not url:
     sys.exit(
-        f"error: PREFECT_API_URL is not set; start a server ({sys.argv[1]} server start --background) and "
+        f"error: PREFECT_API_URL is not set; start a server (quantgate server start --port 4200) and "
         "export PREFECT_API_URL=http://127.0.0.1:4200/api, or point it at your server"
     )
 deadline = time.monotonic() + 120

@@ -12,13 +12,13 @@ from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from flows.experiment import experiment_flow
 from pipeline.errors import PlatformError, first_line
 from pipeline.sweep import SweepItem, hold
 from pipeline.sweep.outcome import ItemResult, SweepOutcome
+from pipeline.sweep.prepare import lock_datasets
 from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
-from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep
+from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep, prepare_data
 from tasks.tracking import reap_stale
 
 
@@ -26,6 +26,8 @@ from tasks.tracking import reap_stale
 def run_item(item: SweepItem, family: str, family_size: int, parent_run_id: str, force: bool) -> ItemResult:
     """Run one experiment as a subflow unless an identical finished run exists or another sweep has claimed it;
     errors stay local to it."""
+    from flows.experiment import experiment_flow  # here: the sweep's own process never runs an item at --parallel > 1
+
     try:
         claimed = claim(item, force)
         if not claimed.acquired:
@@ -70,7 +72,7 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
     parent = open_sweep(plan, parallel)
     results: list[ItemResult] = []
     workers = max(1, min(parallel, len(plan.items)))
-    with worker_threads(workers), item_runner(parallel, len(plan.items)) as runner:
+    with worker_threads(workers), item_runner(parallel, len(plan.items)) as runner, lock_datasets(plan) as locks:
         futures = [
             runner.submit(
                 run_item,
@@ -84,6 +86,9 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
             )
             for item in plan.items
         ]
+        # Each dataset ingested and validated once (not once per worker), while the workers start; an item
+        # waits for its dataset's lock.
+        prepare_data(plan, locks)
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
@@ -153,9 +158,20 @@ def worker_threads(workers: int) -> Iterator[None]:
 
 
 def warm_worker() -> None:
-    """Import the experiment's heavy modules once per worker process, before its first item."""
+    """Set up a worker process once, before its first item: import the experiment's heavy modules, and send
+    its Prefect events and API logs to the API itself.
+
+    Prefect's process pool otherwise forwards every event of a worker (3 per task run) through a
+    multiprocessing queue to the sweep's process, which unpickles it and sends it on: one process relaying
+    for all workers, at about 1/3 of the CPU a worker spends on its items. Workers always have an API URL
+    (:func:`_reachable_api`), so they can talk to it directly, as any Prefect process does.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import set_api_log_sink
+
+    EventsWorker.set_client_override(None)
+    set_api_log_sink(None)
     import flows.experiment  # noqa: F401 - prefect, mlflow, xgboost, the gate's statistics
-    import pipeline.quality.validate  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -12,8 +12,8 @@ import datetime as dt
 from prefect import flow
 
 from pipeline.errors import first_line
-from pipeline.execution.cycle import CycleResult
 from pipeline.execution.runner import first_decision, trade_once
+from pipeline.execution.session import CycleResult
 from tasks.trade import (
     load_trading,
     notify,

@@ -5,9 +5,15 @@ Equities trade on exchange sessions (exchange_calendars, XNYS by default); crypt
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from typing import Any, Literal
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 AssetClass = Literal["equity", "crypto"]
@@ -45,12 +51,105 @@ def bars_per_year(timeframe: str, asset_class: AssetClass) -> float:
     return float(EQUITY_SESSIONS_PER_YEAR * per_session)
 
 
+CALENDAR_START = "1990-01-01"
+
+
+@dataclass(frozen=True)
+class SessionTable:
+    """An exchange calendar's sessions and their open/close instants: what :func:`expected_grid` reads.
+
+    Attributes
+    ----------
+    name : str
+        The exchange_calendars name (``XNYS``).
+    schedule : pandas.DataFrame
+        One row per session (index: session dates, tz-naive), columns ``open`` and ``close`` (UTC), as
+        in exchange_calendars' ``ExchangeCalendar.schedule``.
+    """
+
+    name: str
+    schedule: pd.DataFrame
+
+    @property
+    def first_session(self) -> pd.Timestamp:
+        """The calendar's first session (tz-naive date)."""
+        return self.schedule.index[0]
+
+    @property
+    def last_session(self) -> pd.Timestamp:
+        """The calendar's last session (tz-naive date)."""
+        return self.schedule.index[-1]
+
+    def sessions_in_range(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+        """Sessions from ``start`` to ``end``, both included (tz-naive dates)."""
+        index = self.schedule.index
+        return index[(index >= pd.Timestamp(start)) & (index <= pd.Timestamp(end))]
+
+
 @functools.lru_cache(maxsize=4)
-def exchange_calendar(name: str = EQUITY_CALENDAR) -> Any:
-    """The exchange_calendars calendar ``name`` (from 1990), built once: the one :func:`expected_grid` uses."""
+def exchange_calendar(name: str = EQUITY_CALENDAR) -> SessionTable:
+    """The sessions of exchange_calendars' calendar ``name`` from 1990 to its default end (a year ahead).
+
+    The one table :func:`expected_grid` uses, built once per process. Building it takes exchange_calendars
+    a few hundred milliseconds (import and holiday rules), so it is kept under
+    ``$QUANTGATE_HOME/cache/calendars/`` for the day: the key is the name, the installed exchange_calendars
+    version and today's date (the default end moves with it). An unreadable file is rebuilt.
+    """
+    path = _calendar_cache_path(name)
+    if path is not None:
+        try:
+            with np.load(path) as stored:
+                schedule = pd.DataFrame(
+                    {
+                        "open": pd.DatetimeIndex(stored["open"]).tz_localize("UTC"),
+                        "close": pd.DatetimeIndex(stored["close"]).tz_localize("UTC"),
+                    },
+                    index=pd.DatetimeIndex(stored["session"]),
+                )
+            if len(schedule):
+                return SessionTable(name, schedule)
+        except (OSError, ValueError, KeyError):
+            pass  # missing or unreadable: build it
     import exchange_calendars as xcals
 
-    return xcals.get_calendar(name, start="1990-01-01")
+    schedule = xcals.get_calendar(name, start=CALENDAR_START).schedule[["open", "close"]].copy()
+    if path is not None:
+        _write_calendar(path, schedule)
+    return SessionTable(name, schedule)
+
+
+def _calendar_cache_path(name: str) -> Path | None:
+    """Today's cache file of calendar ``name``, or None when exchange_calendars' version is unknown."""
+    from importlib import metadata
+
+    from pipeline import settings
+
+    try:
+        version = metadata.version("exchange_calendars")
+    except metadata.PackageNotFoundError:
+        return None
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return settings.home() / "cache" / "calendars" / f"{safe}-{CALENDAR_START}-{version}-{dt.date.today()}.npz"
+
+
+def _write_calendar(path: Path, schedule: pd.DataFrame) -> None:
+    """Store ``schedule`` at ``path`` (atomically) and remove older files of the same calendar."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.npz")
+        np.savez(
+            partial,
+            session=schedule.index.to_numpy(dtype="datetime64[ns]"),
+            open=schedule["open"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+            close=schedule["close"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+        )
+        os.replace(partial, path)
+        prefix = path.name.split("-", 1)[0] + "-"
+        for old in path.parent.glob(f"{prefix}*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only home: build the table in every process, as before
 
 
 def expected_grid(

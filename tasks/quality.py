@@ -19,6 +19,7 @@ def validate_quality(bars: ExperimentBars, config: ExperimentConfig) -> QualityR
         timeframe=config.data.timeframe,
         start=config.data.start,
         end=config.data.end,
+        symbol=config.data.symbol,  # records the passed bars: a trading cycle on them checks this verdict
     )
     get_run_logger().info(report.summary_line())
     return raise_for_failure(report, f"{config.data.symbol} {config.data.timeframe}")

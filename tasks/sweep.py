@@ -3,12 +3,12 @@
 from typing import Any
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from pipeline.experiment import load_experiment_bars
 from pipeline.experiment.gate import TrialContext
 from pipeline.sweep import Claim, SweepItem, SweepPlan, claim_item, combine, discover, leaderboard, sibling_trials
+from pipeline.sweep.prepare import DatasetLocks, Prepared, load_prepared_bars, prepare_datasets
 from pipeline.sweep.record import close_sweep_run, open_sweep_run
 from pipeline.tracking import configure_mlflow, data_fingerprint
 from tasks._common import IN_MEMORY
@@ -20,13 +20,23 @@ def plan_sweep(folder: str) -> SweepPlan:
     return discover(folder)
 
 
+@task(name="prepare-data", **IN_MEMORY)
+def prepare_data(plan: SweepPlan, locks: DatasetLocks | None = None) -> Prepared:
+    """Ingest and quality-check each distinct dataset once, releasing its lock when done (items then only
+    read it); a dataset that fails is left to its items, which report the error."""
+    prepared = prepare_datasets(plan, locks)
+    for line in prepared.errors:
+        get_run_logger().warning("dataset not prepared (its experiments will fail): %s", line)
+    return prepared
+
+
 @task(name="claim-experiment", **IN_MEMORY)
 def claim(item: SweepItem, force: bool) -> Claim:
     """Claim the config for this sweep unless it ran on the same data and code, or another sweep runs it
     (ingests the data if needed: the claim is per data fingerprint). Points MLflow at the store: it may
     run first in a sweep's worker process."""
     configure_mlflow()
-    bars = load_experiment_bars(item.config.data)
+    bars = load_prepared_bars(item.config.data)  # waits while this sweep's process still prepares the data
     return claim_item(item, data_fingerprint(bars.bars), force=force)
 
 

@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from pipeline.errors import ExecutionError, first_line
-from pipeline.execution.cycle import CycleResult, TradingSession, resolve_model, run_cycle
+from pipeline.execution.cycle import resolve_model, run_cycle
 from pipeline.execution.production import PinnedModel
 from pipeline.execution.runner import load_bars, open_session, symbols_of
+from pipeline.execution.session import CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile, load_trading_file
 from tasks._common import IN_MEMORY, retry_unless_permanent
 

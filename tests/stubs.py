@@ -27,6 +27,15 @@ def random_walk_bars(
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
 
 
+#: The hourly BTCUSDT series of the crypto test model: trained on [2025-10-01, 2025-12-31], traded in January 2026.
+BTC_START, BTC_TRAIN_END, BTC_HOURS = "2025-10-01", "2025-12-31", 24 * (92 + 20)
+
+
+def btc_hourly_bars() -> pd.DataFrame:
+    """Hourly BTCUSDT bars from 2025-10-01 for 112 days: SYNTHETIC (a seeded random walk around 100)."""
+    return random_walk_bars(BTC_HOURS, start=BTC_START, freq="1h", seed=11, price=100.0)
+
+
 def sample_bars(symbol: str = "AAPL", start: str = "2005-01-01", end: str = "2012-12-31") -> pd.DataFrame:
     """Real daily bars from the embedded sample source."""
     from pipeline.sources import get_source

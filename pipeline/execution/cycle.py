@@ -14,112 +14,30 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ExecutionError, OrderOutcomeUnknown
-from pipeline.execution.broker import Broker, BrokerReport, MarketBar
+from pipeline.errors import ExecutionError
+from pipeline.execution.broker import MarketBar
 from pipeline.execution.ledger import Ledger
-from pipeline.execution.model import (
-    Order,
-    OrderAccepted,
-    OrderDenied,
-    OrderFilled,
-    OrderIntent,
-    OrderPartiallyFilled,
-    OrderRejected,
-    OrderStatus,
-    OrderSubmitted,
-    Side,
-    TradingState,
-)
+from pipeline.execution.model import OrderDenied, OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import cancel_working, record, submit
 from pipeline.execution.production import PinnedModel, pin_model, production_version
-from pipeline.execution.reconcile import position_differences
-from pipeline.execution.risk import (
-    ContradictoryPosition,
-    DailyLossLimit,
-    MarketClosed,
-    MaxGrossExposure,
-    MaxNotionalPerOrder,
-    MaxOrdersPerDay,
-    MaxPositionNotional,
-    MinimumQuantity,
-    RiskContext,
-    RiskEngine,
-    StaleBar,
-)
+from pipeline.execution.reconcile import RECONCILE_VERSION, compare, halt
+from pipeline.execution.risk import RiskContext
+from pipeline.execution.session import NO_MODEL, CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile
 from pipeline.strategy import favourable_adverse, position_after, proba_matrix
 from pipeline.timeframes import bar_length, expected_grid
-
-NO_MODEL = "none"
-#: Relative tolerance when the ledger's and the broker's quantities are compared.
-RECONCILE_TOLERANCE = 1e-9
-
-
-@dataclass
-class TradingSession:
-    """What every cycle of one strategy works with."""
-
-    trading: TradingFile
-    ledger: Ledger
-    broker: Broker
-    strategy: str
-    anchor: dt.datetime
-    risk: RiskEngine = field(default_factory=lambda: RiskEngine([]))
-    #: (model version, symbol, decision bar) -> decided fraction: a held decision is not predicted again.
-    decisions: dict[tuple[str, str, pd.Timestamp], float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    """What one cycle decided and did."""
-
-    bar_ts: dt.datetime | None
-    model_version: str
-    targets: dict[str, float]
-    orders: list[Order]
-    equity_before: float
-    skipped: str | None = None
-
-
-def risk_engine(trading: TradingFile, timeframe: str) -> RiskEngine:
-    """Build the risk rules the trading file asks for."""
-    limits = trading.risk
-    rules = []
-    if limits.max_notional_per_order is not None:
-        rules.append(MaxNotionalPerOrder(limits.max_notional_per_order))
-    if limits.max_position_notional is not None:
-        rules.append(MaxPositionNotional(limits.max_position_notional))
-    if limits.max_gross_exposure is not None:
-        rules.append(MaxGrossExposure(limits.max_gross_exposure))
-    if limits.max_orders_per_day is not None:
-        rules.append(MaxOrdersPerDay(limits.max_orders_per_day))
-    if limits.daily_loss_limit is not None:
-        rules.append(DailyLossLimit(limits.daily_loss_limit))
-    if limits.min_quantity is not None:
-        rules.append(MinimumQuantity(limits.min_quantity))
-    if limits.market_hours:
-        rules.append(MarketClosed())
-    if limits.no_contradictory_positions:
-        rules.append(ContradictoryPosition())
-    stale = (
-        dt.timedelta(hours=limits.stale_after_hours)
-        if limits.stale_after_hours is not None
-        else 4 * bar_length(timeframe).to_pytimedelta()
-    )
-    rules.append(StaleBar(stale))
-    return RiskEngine(rules)
-
 
 # ---------------------------------------------------------------------------------------------------------
 # reconcile
 
 
 def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> list[str]:
-    """Settle in-flight orders with the broker, then compare positions; raise on any mismatch (fail closed).
+    """Settle in-flight orders with the broker, then compare orders and positions; raise on any difference
+    (fail closed: :func:`pipeline.execution.reconcile.compare`, then the strategy is HALTED).
 
     An order written but never sent (a crash between the ledger write and the submit) is sent now when
     it was decided on ``bar_ts`` (the bar being traded), else recorded as rejected (EXPIRED).
@@ -132,50 +50,13 @@ def reconcile(session: TradingSession, bar_ts: dt.datetime | None = None) -> lis
     Raises
     ------
     ExecutionError
-        If the broker's positions differ from the ledger's filled quantities; the strategy is HALTED.
+        On the first difference (``POSITION_MISMATCH``, ``ORDER_MISMATCH``, ``UNKNOWN_OPEN_ORDER``); the
+        strategy is HALTED (a person's ``MANUAL_HALTED`` is kept as it is).
     """
-    ledger, broker = session.ledger, session.broker
-    notes = []
-    for order in ledger.open_orders(session.strategy):
-        report = broker.lookup(order.client_order_id)
-        if report is None and order.status is OrderStatus.INITIALIZED:
-            if bar_ts is not None and order.bar_ts == bar_ts:
-                report = _submit(session, order)
-                notes.append(f"{order.client_order_id}: sent after a restart")
-                continue
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason="EXPIRED"))
-            notes.append(f"{order.client_order_id}: never sent, its bar passed (EXPIRED)")
-            continue
-        if report is None and order.status is OrderStatus.SUBMITTED:  # sent with an unknown outcome, never booked
-            reason = "NOT_AT_VENUE: the outcome was unknown and the venue has no such order"
-            _record(ledger, order, BrokerReport(order.client_order_id, "", OrderStatus.REJECTED, reason=reason))
-            notes.append(f"{order.client_order_id}: {reason}")
-            continue
-        if report is None:
-            _halt(
-                session,
-                f"RECONCILE_MISMATCH: order {order.client_order_id} is {order.status} but unknown to the broker",
-            )
-        _record(ledger, order, report)
-        notes.append(f"{order.client_order_id}: {report.status}")
-    ours = ledger_positions(ledger, session.strategy)
-    theirs = {s: p.quantity for s, p in broker.positions().items()}  # explicit: a failed report raises
-    tolerance = getattr(session.trading, "reconcile_tolerance", 0.0)
-    for diff in position_differences(ours, theirs, tolerance):  # POSITION_MISMATCH: ledger 10 AAPL, venue 12 AAPL
-        _halt(session, diff.line())
+    diffs, notes = compare(session, bar_ts, send=True)
+    if diffs:
+        halt(session, diffs[0].line())
     return notes
-
-
-def _halt(session: TradingSession, reason: str) -> None:
-    session.ledger.set_state(session.strategy, TradingState.HALTED, reason)
-    raise ExecutionError(
-        f"strategy {session.strategy}: {reason}; halted (quantgate reconcile FILE --accept or --flatten)"
-    )
-
-
-def ledger_positions(ledger: Ledger, strategy: str) -> dict[str, float]:
-    """Net filled quantity per symbol from the ledger's orders of ``strategy``."""
-    return ledger.net_filled(strategy)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -255,11 +136,18 @@ def run_cycle(
             raise ExecutionError(f"{symbol} {timeframe}: no closed bar at {now.isoformat()}")
         bars[symbol] = done
         last[symbol] = done.iloc[-1]
-        bar = MarketBar(done.index[-1].to_pydatetime(), float(done["open"].iloc[-1]), float(done["close"].iloc[-1]))
+        row = done.iloc[-1]
+        bar = MarketBar(
+            done.index[-1].to_pydatetime(),
+            float(row["open"]),
+            float(row["close"]),
+            float(row["high"]) if "high" in row.index else None,
+            float(row["low"]) if "low" in row.index else None,
+        )
         for report in broker.on_bar(symbol, bar):  # next_open fills of the previous bar's orders
             order = ledger.order(report.client_order_id)
             if order is not None:
-                _record(ledger, order, report)
+                record(ledger, order, report)
     bar_ts = max(frame.index[-1] for frame in bars.values()).to_pydatetime()
     reconcile(session, bar_ts)
     state, reason, since = ledger.state(strategy)
@@ -267,6 +155,8 @@ def run_cycle(
     if lifted and bar_ts.date() > since.date():  # a new session lifts a daily-loss halt (since = the bar)
         ledger.set_state(strategy, TradingState.ACTIVE, "new session after DAILY_LOSS_LIMIT", now)
         state = TradingState.ACTIVE
+    decided_on = {s: row.name.to_pydatetime() for s, row in last.items()}
+    busy = cancel_working(session, decided_on)  # limit orders live one bar: never two orders in one direction
     prices = {s: float(row["close"]) for s, row in last.items()}
     account = broker.account()
     held = {s: p.quantity for s, p in account.positions.items()}
@@ -285,13 +175,18 @@ def run_cycle(
         if decided:  # this bar was already decided (a rerun or a restart): never a second order
             orders.extend(decided)
             continue
+        if symbol in busy:  # a cancel is still pending: the position may still change, decide next cycle
+            continue
         price = prices[symbol]
         target_qty = _round(target * equity / price, session.trading.lot_size)
         delta = target_qty - held.get(symbol, 0.0)
         if abs(delta) < session.trading.lot_size / 2:
             continue
         side = Side.BUY if delta > 0 else Side.SELL
-        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target)
+        limit = None
+        if session.trading.order_type == "limit":  # on the passive side of the close
+            limit = price * (1.0 - side.sign * session.trading.limit_offset_bps / 1e4)
+        intent = OrderIntent(strategy, symbol, side, abs(delta), ts, version, price, target, limit_price=limit)
         ctx = RiskContext(
             intent=intent,
             state=state,
@@ -314,77 +209,17 @@ def run_cycle(
             ledger.set_state(strategy, TradingState.HALTED, denial, ts)
             state = TradingState.HALTED
         if created and denial is None:
-            order = _submit(session, order)
+            order = submit(session, order)
         orders.append(order)
     return CycleResult(bar_ts, version, targets, orders, equity)
 
 
-def _submit(session: TradingSession, order: Order) -> Order:
-    """Send ``order`` once; an unknown outcome leaves it SUBMITTED (in flight) for the next reconcile."""
-    from pipeline.experiment.run import pause_for_test
-
-    pause_for_test("trade_before_submit")  # test seam: a kill here leaves a written, unsent order
-    try:
-        report = session.broker.submit(order)
-    except OrderOutcomeUnknown:  # a state, not an error: the next reconcile looks it up by client order id
-        cid, now = order.client_order_id, dt.datetime.now(dt.UTC)
-        return session.ledger.apply(OrderSubmitted(cid, order.strategy, order.bar_ts, order.model_version, now))
-    return _record(session.ledger, order, report)
-
-
-def _record(ledger: Ledger, order: Order, report: BrokerReport) -> Order:
-    """Append the events that take the ledger's order to the broker's reported status."""
-    cid, strategy, bar, version = order.client_order_id, order.strategy, order.bar_ts, order.model_version
-    now = report.filled_at or dt.datetime.now(dt.UTC)
-    current = ledger.order(cid)
-    if current.status is OrderStatus.INITIALIZED:
-        current = ledger.apply(OrderSubmitted(cid, strategy, bar, version, now))
-    if report.status is OrderStatus.REJECTED and current.status is not OrderStatus.REJECTED:
-        return ledger.apply(OrderRejected(cid, strategy, bar, version, now, reason=report.reason or "REJECTED"))
-    if current.status is OrderStatus.SUBMITTED and report.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED):
-        current = ledger.apply(
-            OrderAccepted(cid, strategy, bar, version, now, broker_order_id=report.broker_order_id),
-            broker_order_id=report.broker_order_id,
-        )
-    if report.status is OrderStatus.ACCEPTED and report.filled_quantity > current.filled_quantity:
-        current = ledger.apply(  # cumulative, so a report seen twice changes nothing
-            OrderPartiallyFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    if report.status is OrderStatus.FILLED and current.status is not OrderStatus.FILLED:
-        current = ledger.apply(
-            OrderFilled(
-                cid,
-                strategy,
-                bar,
-                version,
-                now,
-                quantity=report.filled_quantity,
-                price=report.avg_price,
-                fee=report.fee,
-            ),
-            filled_quantity=report.filled_quantity,
-            avg_price=report.avg_price,
-            fee=report.fee,
-        )
-    return current
-
-
 def _orders_today(ledger: Ledger, strategy: str, bar_ts: dt.datetime) -> int:
+    """Orders the strategy sent on ``bar_ts``'s day; reconciliation's own (adjustments, adoptions, flatten
+    orders: model version ``reconcile``) do not count."""
     start = dt.datetime.combine(bar_ts.date(), dt.time(), dt.UTC)
     sent = {OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.FILLED, OrderStatus.REJECTED}
-    return len(ledger.orders(strategy, since=start, statuses=sent))
+    return sum(1 for o in ledger.orders(strategy, since=start, statuses=sent) if o.model_version != RECONCILE_VERSION)
 
 
 def _other_positions(ledger: Ledger, strategy: str, symbol: str) -> dict[str, float]:

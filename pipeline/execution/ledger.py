@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, case, func, select
@@ -28,6 +29,9 @@ from pipeline.execution.model import (
 )
 from pipeline.store.models import TradingEvent, TradingOrder, TradingStateRow
 
+#: Given the order as the ledger holds it, the events to append, each with the order fields it sets.
+Plan = Callable[[Order], Sequence[tuple[OrderEvent, Mapping[str, Any]]]]
+
 #: Event kind -> the order status it moves the order to.
 _STATUS_AFTER = {
     "OrderDenied": OrderStatus.DENIED,
@@ -37,6 +41,7 @@ _STATUS_AFTER = {
     "OrderFilled": OrderStatus.FILLED,
     "OrderPartiallyFilled": OrderStatus.ACCEPTED,
     "PositionAdopted": OrderStatus.FILLED,  # pipeline.execution.reconcile: the venue's position, adopted by hand
+    "OrderAdopted": OrderStatus.ACCEPTED,  # pipeline.execution.reconcile: a venue open order, adopted by hand
 }
 
 
@@ -60,6 +65,7 @@ def _order(row: TradingOrder) -> Order:
         avg_price=row.avg_price,
         fee=row.fee,
         created_at=row.created_at,
+        limit_price=row.limit_price,
     )
 
 
@@ -86,8 +92,13 @@ class Ledger:
 
     # ---- orders -------------------------------------------------------------------------------------------
 
-    def record_intent(self, intent: OrderIntent, denied: OrderDenied | None = None) -> tuple[Order, bool]:
+    def record_intent(
+        self, intent: OrderIntent, denied: OrderDenied | None = None, client_order_id: str | None = None
+    ) -> tuple[Order, bool]:
         """Write ``intent`` (and its denial, if any) unless its client order id is already in the ledger.
+
+        ``client_order_id`` replaces the intent's deterministic id (a venue order adopted by reconciliation
+        keeps the id the venue knows it by).
 
         Returns
         -------
@@ -95,7 +106,7 @@ class Ledger:
             The ledger's order for that id, and True when this call created it (False: it existed, so
             this is a retry and nothing new may be sent).
         """
-        cid = intent.client_order_id
+        cid = client_order_id or intent.client_order_id
         now = _now()
         row = TradingOrder(
             client_order_id=cid,
@@ -109,6 +120,7 @@ class Ledger:
             reason=denied.reason if denied else None,
             filled_quantity=0.0,
             fee=0.0,
+            limit_price=intent.limit_price,
             created_at=now,
             updated_at=now,
         )
@@ -145,22 +157,40 @@ class Ledger:
         ``fields`` update the order row too (``broker_order_id``, ``filled_quantity``, ``avg_price``,
         ``fee``).
         """
-        cid = event.client_order_id
+        return self.advance(event.client_order_id, lambda _: [(event, fields)], event.kind)
+
+    def advance(self, client_order_id: str, plan: Plan, what: str = "events") -> Order:
+        """Append the events ``plan`` returns for the order's current state, in one transaction.
+
+        The order's row is locked first and ``plan`` sees it as it is then, so two processes settling the
+        same order never both append the same event. Each ``(event, fields)`` moves the order to the status
+        the event implies and sets ``fields`` on its row. Returns the order after the events.
+
+        Raises
+        ------
+        StoreError
+            If the order is unknown or the database fails (nothing is written then).
+        """
+        cid = client_order_id
         try:
             with Session(self.engine) as session, session.begin():
                 row = session.get(TradingOrder, cid, with_for_update=True)
                 if row is None:
-                    raise StoreError(f"trading ledger: event {event.kind} for unknown order {cid}")
-                session.add(self._event_row(event))
-                row.status = _STATUS_AFTER[event.kind].value
-                if getattr(event, "reason", None):
-                    row.reason = event.reason
-                for key, value in fields.items():
-                    setattr(row, key, value)
-                row.updated_at = _now()
+                    raise StoreError(f"trading ledger: {what} for unknown order {cid}")
+                changes = plan(_order(row))
+                for event, fields in changes:
+                    session.add(self._event_row(event))
+                    row.status = _STATUS_AFTER[event.kind].value
+                    if getattr(event, "reason", None):
+                        row.reason = event.reason
+                    for key, value in fields.items():
+                        setattr(row, key, value)
+                if changes:
+                    row.updated_at = _now()
+                after = _order(row)
         except SQLAlchemyError as exc:
-            raise self._fail(f"record {event.kind} for {cid}", exc) from exc
-        return self.order(cid)
+            raise self._fail(f"record {what} for {cid}", exc) from exc
+        return after
 
     def order(self, client_order_id: str) -> Order | None:
         """The ledger's order with that id, or None."""
@@ -192,31 +222,22 @@ class Ledger:
         """Orders of ``strategy`` that are not yet final (in flight: they must be settled first)."""
         return self.orders(strategy, statuses=set(OrderStatus) - TERMINAL)
 
-    def net_filled(self, strategy: str) -> dict[str, float]:
-        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+    def _net_filled(self, key: Any, where: Any) -> dict[str, float]:
+        """Net filled quantity (buys minus sells) grouped by column ``key`` over rows matching ``where``."""
         signed = case(
             (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
         )
-        query = (
-            select(TradingOrder.symbol, func.sum(signed))
-            .where(TradingOrder.strategy == strategy, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.symbol)
-        )
+        query = select(key, func.sum(signed)).where(where, TradingOrder.filled_quantity != 0).group_by(key)
         with Session(self.engine) as session:
-            return {symbol: float(q) for symbol, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+
+    def net_filled(self, strategy: str) -> dict[str, float]:
+        """Net filled quantity per symbol of ``strategy`` (buys minus sells), zeros left out."""
+        return self._net_filled(TradingOrder.symbol, TradingOrder.strategy == strategy)
 
     def net_filled_by_strategy(self, symbol: str) -> dict[str, float]:
         """Net filled quantity of ``symbol`` per strategy (one query; zeros left out)."""
-        signed = case(
-            (TradingOrder.side == Side.BUY.value, TradingOrder.filled_quantity), else_=-TradingOrder.filled_quantity
-        )
-        query = (
-            select(TradingOrder.strategy, func.sum(signed))
-            .where(TradingOrder.symbol == symbol, TradingOrder.filled_quantity != 0)
-            .group_by(TradingOrder.strategy)
-        )
-        with Session(self.engine) as session:
-            return {name: float(q) for name, q in session.execute(query) if q is not None and abs(q) > 1e-12}
+        return self._net_filled(TradingOrder.strategy, TradingOrder.symbol == symbol)
 
     def events(self, client_order_id: str | None = None, strategy: str | None = None) -> list[dict[str, Any]]:
         """Events oldest first as plain dicts (kind, reason, bar, model version, ...)."""

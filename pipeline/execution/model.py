@@ -61,7 +61,10 @@ def client_order_id(strategy: str, symbol: str, bar_ts: dt.datetime, side: Side)
 
 @dataclass(frozen=True)
 class OrderIntent:
-    """A wish to trade ``quantity`` (> 0) of ``symbol``, decided on bar ``bar_ts`` by ``model_version``."""
+    """A wish to trade ``quantity`` (> 0) of ``symbol``, decided on bar ``bar_ts`` by ``model_version``.
+
+    ``limit_price`` None is a market order; otherwise a limit order at that price.
+    """
 
     strategy: str
     symbol: str
@@ -71,10 +74,13 @@ class OrderIntent:
     model_version: str
     reference_price: float
     target_position: float
+    limit_price: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.quantity) and self.quantity > 0):
             raise ValueError(f"intent quantity must be positive and finite (got {self.quantity!r})")
+        if self.limit_price is not None and not (math.isfinite(self.limit_price) and self.limit_price > 0):
+            raise ValueError(f"intent limit price must be positive and finite (got {self.limit_price!r})")
         if self.bar_ts.tzinfo is None:
             raise ValueError("intent bar_ts must be timezone-aware UTC")
 
@@ -109,6 +115,7 @@ class Order:
     avg_price: float | None = None
     fee: float = 0.0
     created_at: dt.datetime | None = None
+    limit_price: float | None = None  # None: a market order
 
 
 @dataclass(frozen=True)

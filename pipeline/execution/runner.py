@@ -7,10 +7,11 @@ import datetime as dt
 import pandas as pd
 
 from pipeline.execution.brokers import make_broker
-from pipeline.execution.cycle import CycleResult, TradingSession, resolve_model, risk_engine, run_cycle
+from pipeline.execution.cycle import resolve_model, run_cycle
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.paper import PaperBroker
 from pipeline.execution.production import PinnedModel
+from pipeline.execution.session import CycleResult, TradingSession, risk_engine
 from pipeline.execution.trading_file import TradingFile
 from pipeline.timeframes import bar_length
 
@@ -83,11 +84,12 @@ def load_bars(
 
     The window starts early enough for the model's warm-up and the EWM margin before ``first`` (the first
     bar to decide on), and no later than ``anchor`` (the decision rule reads every bar since the strategy's
-    anchor). The window must pass the data-quality suite of the model's asset class
-    (``DataQualityError`` otherwise).
+    anchor). Every bar of the window must have passed the data-quality suite of the model's asset class:
+    the stored verdicts (:mod:`pipeline.quality.verdicts`, written where bars are ingested) are checked,
+    and only bars without one are validated now (``DataQualityError`` when they fail).
     """
     from pipeline.experiment.data import load_experiment_bars
-    from pipeline.quality import raise_for_failure, validate_bars
+    from pipeline.quality.verdicts import check_window
 
     days = model.history_bars * bar_length(model.config.data.timeframe) * (1.6 if model.asset_class == "equity" else 1)
     begin = pd.Timestamp(first) - max(days, pd.Timedelta(days=1))
@@ -98,43 +100,10 @@ def load_bars(
     for symbol in symbols:
         data = model.config.data.model_copy(update={"symbol": symbol, "start": start, "end": last})
         bars = load_experiment_bars(data).bars
-        key = (symbol, data.timeframe, model.asset_class)
-        unchecked = _unvalidated_tail(key, bars)
-        if unchecked is not None:
-            report = validate_bars(unchecked, asset_class=model.asset_class, timeframe=data.timeframe)
-            raise_for_failure(report, f"{symbol} {data.timeframe} (trading window)")
-            _validated[key] = _fingerprint(bars)
+        what = f"{symbol} {data.timeframe} (trading window)"
+        check_window(bars, symbol=symbol, timeframe=data.timeframe, asset_class=model.asset_class, what=what)
         out[symbol] = bars
     return out
-
-
-#: Bars before the first new bar that are validated again with it (the jump check's centred window is 50).
-QUALITY_CONTEXT_BARS = 100
-#: (symbol, timeframe, asset class) -> per-bar content hashes of the window that last passed the suite.
-_validated: dict[tuple[str, str, str], pd.Series] = {}
-
-
-def _fingerprint(bars: pd.DataFrame) -> pd.Series:
-    return pd.util.hash_pandas_object(bars[["open", "high", "low", "close", "volume"]], index=True)
-
-
-def _unvalidated_tail(key: tuple[str, str, str], bars: pd.DataFrame) -> pd.DataFrame | None:
-    """The part of ``bars`` the quality suite has not passed yet in this process (None: all of it passed).
-
-    A window whose bars up to the last one that passed are unchanged (its start may have moved forward)
-    needs only its new bars checked, with ``QUALITY_CONTEXT_BARS`` of context; otherwise it is checked whole.
-    """
-    seen = _validated.get(key)
-    if seen is None or bars.empty or bars.index[0] < seen.index[0] or seen.index[-1] not in bars.index:
-        return bars
-    position = bars.index.get_loc(seen.index[-1])
-    known = _fingerprint(bars.iloc[: position + 1]).to_numpy()
-    passed = seen.loc[bars.index[0] :].to_numpy()
-    if len(known) != len(passed) or not (known == passed).all():
-        return bars  # a stored bar changed or appeared: check everything
-    if position == len(bars) - 1:
-        return None
-    return bars.iloc[max(0, position + 1 - QUALITY_CONTEXT_BARS) :]
 
 
 def trade_once(

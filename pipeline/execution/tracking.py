@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.execution.cycle import CycleResult, TradingSession
 from pipeline.execution.model import OrderStatus
+from pipeline.execution.session import CycleResult, TradingSession
 
 STRATEGY_TAG = "quantgate.strategy"
 DAY_TAG = "quantgate.trading_day"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.errors import ExecutionError, first_line
 
@@ -99,9 +99,27 @@ class TradingFile(_Section):
         None, strict=False, description="First bar of the strategy: the anchor of the rebalance grid (default: today)."
     )
     lot_size: float = Field(1e-8, gt=0, description="Quantity step orders are rounded down to.")
+    order_type: Literal["market", "limit"] = Field(
+        "market",
+        description="market, or limit: at the decision bar's close moved limit_offset_bps to the passive side; "
+        "a limit order not filled by the next cycle is cancelled.",
+    )
+    limit_offset_bps: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="order_type limit only: basis points below the close for a buy, above it for a sell (0-1000).",
+    )
     on_no_model: Literal["flatten", "hold"] = Field("flatten", description="What to do without a Production version.")
     risk: RiskLimits = Field(default_factory=RiskLimits)
     notify: Notify | None = Field(None, description="Announce halts and failed cycles through a Prefect block.")
+
+    @field_validator("limit_offset_bps")
+    @classmethod
+    def _offset_needs_limit_orders(cls, value: float, info: ValidationInfo) -> float:
+        if value != 0 and info.data.get("order_type", "market") != "limit":
+            raise ValueError("applies to order_type: limit only (order_type is market)")
+        return value
 
 
 def trading_schema() -> dict:
@@ -141,7 +159,7 @@ def load_trading_file(path: str | Path) -> TradingFile:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(file)"
-        raise ExecutionError(f"{path}: {where}: {err['msg']}") from exc
+        raise ExecutionError(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}") from exc
     check_mode(trading, path)
     return trading
 

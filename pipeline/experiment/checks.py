@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipeline.config import ExperimentConfig
 from pipeline.errors import FeatureError, SourceError
-from pipeline.sources import source_names
+from pipeline.sources import source_class, source_names
 
 
 def semantic_errors(config: ExperimentConfig, path: str | Path) -> list[str]:
@@ -17,12 +17,15 @@ def semantic_errors(config: ExperimentConfig, path: str | Path) -> list[str]:
     from pipeline.features import FeaturePipeline
 
     errors: list[str] = []
-    known = source_names()
     for field_name, name in [("data.source", config.data.source)] + [
         (f"data.fallback.{i}", name) for i, name in enumerate(config.data.fallback)
     ]:
-        if name not in known:
-            errors.append(f"{path}: {field_name}: unknown data source {name!r} (known: {', '.join(known)})")
+        try:
+            source_class(name)  # imports that source's module only (all of them only to list the known ones)
+        except SourceError:
+            known = source_names()
+            if name not in known:
+                errors.append(f"{path}: {field_name}: unknown data source {name!r} (known: {', '.join(known)})")
     if config.data.path is not None:
         error = _data_file_problem(config.data.path)
         if error is not None:

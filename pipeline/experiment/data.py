@@ -50,13 +50,11 @@ def experiment_window(data: DataConfig) -> Window:
 
 def load_experiment_bars(data: DataConfig, store: BarStore | None = None) -> ExperimentBars:
     """Ingest missing bars for the window (primary, then fallbacks), then read them back merged by priority."""
-    from pipeline.ingest import ensure_bars
+    from pipeline.ingest import current_bars
 
-    store = store or BarStore()
     window = experiment_window(data)
-    report = ensure_bars(data, store=store)
+    bars, report = current_bars(data, store=store or BarStore())
     ingested = report.written if report is not None else 0
-    bars = store.load(data.symbol, data.timeframe, window.start, window.end, sources=[data.source, *data.fallback])
     if bars.empty:
         raise StoreError(
             f"no bars for {data.symbol} {data.timeframe} {window} from {data.source}"

@@ -215,6 +215,14 @@ def _check_ingest_deadline(source_name: str, symbol: str, rest: Window, done: in
 def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | None:
     """Ingest the experiment's bars only when some expected bar of its window is missing.
 
+    :func:`current_bars` without the bars it read.
+    """
+    return current_bars(data_config, store)[1]
+
+
+def current_bars(data_config, store: BarStore | None = None) -> tuple[pd.DataFrame, IngestReport | None]:
+    """Ingest the experiment's bars when some expected bar of its window is missing, and read them.
+
     The primary source (``data_config.source``) is ingested for the window; remaining holes are
     then filled from each ``fallback`` source in order (stored under that source's name).
 
@@ -227,23 +235,33 @@ def ensure_bars(data_config, store: BarStore | None = None) -> IngestReport | No
 
     Returns
     -------
-    IngestReport or None
-        None when the store already held every expected bar of the primary source.
+    (pandas.DataFrame, IngestReport or None)
+        The window's stored bars merged by source priority (as :meth:`BarStore.load` with the primary
+        source and its fallbacks), and the ingestion report: None when the store already held every
+        expected bar, and then the bars were read once.
     """
-    from pipeline.gaps import fill_gaps, find_gaps
-
     store = store or BarStore()
     cfg = data_config
-    asset_class = cfg.asset_class or source_asset_class(cfg.source)
     window = resolve_window(cfg.start, cfg.end)
-    lo, hi = window.start, window.end
-    if cfg.source == "file":
-        return ingest_file(cfg.path, cfg.symbol, cfg.timeframe, window, store)
     sources = [cfg.source, *cfg.fallback]
-    present = store.load(cfg.symbol, cfg.timeframe, lo, hi, sources=sources)
-    grid = expected_grid(cfg.timeframe, lo, hi, asset_class)
+    if cfg.source == "file":
+        report = ingest_file(cfg.path, cfg.symbol, cfg.timeframe, window, store)
+        return store.load(cfg.symbol, cfg.timeframe, window.start, window.end, sources=sources), report
+    present = store.load(cfg.symbol, cfg.timeframe, window.start, window.end, sources=sources)
+    grid = expected_grid(cfg.timeframe, window.start, window.end, cfg.asset_class or source_asset_class(cfg.source))
     if not present.empty and grid.difference(present.index).empty:
-        return None
+        return present, None
+    report = _ingest_missing(cfg, window, store)
+    return store.load(cfg.symbol, cfg.timeframe, window.start, window.end, sources=sources), report
+
+
+def _ingest_missing(cfg, window: Window, store: BarStore) -> IngestReport:
+    """Ingest the window from the primary source, then fill what is still missing from each fallback."""
+    from pipeline.gaps import fill_gaps, find_gaps
+
+    asset_class = cfg.asset_class or source_asset_class(cfg.source)
+    lo, hi = window.start, window.end
+    sources = [cfg.source, *cfg.fallback]
     report = ingest(cfg.source, cfg.symbol, cfg.timeframe, lo, hi, store=store)
     for fallback in cfg.fallback:
         gaps = find_gaps(store, cfg.symbol, cfg.timeframe, source=sources, start=lo, end=hi, asset_class=asset_class)
@@ -285,6 +303,7 @@ __all__ = [
     "ChunkResult",
     "IngestReport",
     "ProgressCallback",
+    "current_bars",
     "ensure_bars",
     "ingest",
     "ingest_file",

@@ -99,17 +99,29 @@ def validate_bars_cached(
     timeframe: str,
     start: TimeLike | None = None,
     end: TimeLike | None = None,
+    symbol: str | None = None,
 ) -> QualityReport:
-    """:func:`validate_bars` with the default suite, reusing a passed report for the same key."""
+    """:func:`validate_bars` with the default suite, reusing a passed report for the same key.
+
+    With ``symbol``, the bars of a passed report are also recorded as passed for that series
+    (:mod:`pipeline.quality.verdicts`), so a trading cycle reading them later does not validate them again.
+    """
     path = cache_dir() / f"{cache_key(bars, asset_class=asset_class, timeframe=timeframe, start=start, end=end)}.json"
     try:
-        return report_from_dict(json.loads(path.read_text()))
+        report = report_from_dict(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
-        pass
-    report = validate_bars(bars, asset_class=asset_class, timeframe=timeframe, start=start, end=end)
-    if report.success:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(report.to_dict()))
-        partial.replace(path)  # atomic: concurrent sweeps never read half a file
+        report = validate_bars(bars, asset_class=asset_class, timeframe=timeframe, start=start, end=end)
+        if report.success:
+            _store(path, report)
+    if report.success and symbol is not None:
+        from pipeline.quality.verdicts import record_passed
+
+        record_passed(symbol, timeframe, asset_class, bars)
     return report
+
+
+def _store(path: Path, report: QualityReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(report.to_dict()))
+    partial.replace(path)  # atomic: concurrent sweeps never read half a file

@@ -129,6 +129,7 @@ class TradingOrder(Base):
     filled_quantity: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
     avg_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
     fee: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    limit_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)  # None: market
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -187,6 +188,7 @@ class PaperOrder(Base):
     filled_quantity: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
     avg_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)
     fee: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+    limit_price: Mapped[float | None] = mapped_column(Float(precision=53), nullable=True)  # None: market
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     filled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,49 @@ def default_pip_requirements() -> list[str]:
     return requirements
 
 
+_scan_guard = threading.Lock()
+_scan_skippers = 0  # blocks of without_installed_package_scan running now (threads of one process)
+
+
+@contextmanager
+def without_installed_package_scan() -> Iterator[None]:
+    """Let MLflow check a logged model's requirements without scanning every installed distribution.
+
+    ``log_model`` (and the serving-input validation inside it) calls MLflow's
+    ``warn_dependency_requirement_mismatches``, which first builds a module -> distributions map of the
+    whole environment (``importlib_metadata.packages_distributions()``: it reads every installed
+    distribution's file list; 0.4-1.8 s per process here) even when the requirements are given. MLflow
+    has no setting to skip that; the check only reads the map to find a module name when a required
+    package has no metadata, which is never the case for :func:`default_pip_requirements`.
+
+    So, for the duration of the block and only while MLflow has not built the map yet, its cache
+    (``mlflow.utils.requirements_utils._MODULES_TO_PACKAGES``) holds an empty map: the mismatch check
+    compares the same installed versions and warns exactly as before. Afterwards the cache is reset,
+    so anything later in the process that infers requirements builds the full map as usual. This is
+    the one place quantgate touches an MLflow internal; if a future MLflow drops the attribute, the
+    block just runs MLflow's own scan. Thread-safe: the map is reset when the last block ends.
+    """
+    from mlflow.utils import requirements_utils
+
+    global _scan_skippers
+    with _scan_guard:
+        if _scan_skippers == 0 and getattr(requirements_utils, "_MODULES_TO_PACKAGES", False) is not None:
+            seeded = None  # MLflow built the map already (or renamed it): nothing to skip
+        else:
+            if _scan_skippers == 0:
+                requirements_utils._MODULES_TO_PACKAGES = {}
+            seeded = requirements_utils._MODULES_TO_PACKAGES
+            _scan_skippers += 1
+    try:
+        yield
+    finally:
+        if seeded is not None:
+            with _scan_guard:
+                _scan_skippers -= 1
+                if _scan_skippers == 0 and requirements_utils._MODULES_TO_PACKAGES is seeded:
+                    requirements_utils._MODULES_TO_PACKAGES = None
+
+
 def log_xgboost_model(
     logger: MlflowRunLogger,
     booster: xgb.Booster,
@@ -66,7 +111,8 @@ def log_xgboost_model(
 
     The signature is inferred from ``input_example`` (its first rows, index dropped) and the booster's
     predictions on it. Requirements are passed explicitly (mlflow, xgboost, numpy, pandas, scipy at
-    their installed versions) to skip MLflow's slow requirement inference.
+    their installed versions) to skip MLflow's slow requirement inference, and MLflow checks them
+    against the environment without scanning every installed package (:func:`without_installed_package_scan`).
 
     Parameters
     ----------
@@ -93,7 +139,7 @@ def log_xgboost_model(
     from mlflow.models import infer_signature
 
     example = input_example.head(5).reset_index(drop=True)
-    with logger._wrap(f"log model {artifact_name}"):
+    with logger._wrap(f"log model {artifact_name}"), without_installed_package_scan():
         predictions = booster.predict(xgb.DMatrix(example))
         signature = infer_signature(example, predictions)
         # Create the logged model in the run's experiment ourselves: without an active fluent run

@@ -1,8 +1,9 @@
 """`quantgate reconcile FILE [--accept | --flatten]`: ledger against venue, and the explicit ways out of a halt.
 
-Without a flag it settles what the venue can settle, prints every difference and exits 1 when one is left
-(the strategy is HALTED with the first difference as its reason). ``--accept`` adopts the venue's state
-and ``--flatten`` closes the venue's positions; both record who and why, and end ACTIVE.
+Without a flag it settles what the venue can settle, prints every difference (positions, working orders the
+venue lost, venue open orders the ledger does not know) and exits 1 when one is left (the strategy is HALTED
+with the first difference as its reason). ``--accept`` adopts the venue's state and ``--flatten`` closes the
+venue's positions; both record who and why, and lift the reconcile halt (never a person's ``quantgate halt``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ def reconcile(
     """Compare the ledger with the broker: print the differences (exit 1 on any), or resolve them."""
     from pipeline.errors import ExecutionError
     from pipeline.execution import reconcile as rec
-    from pipeline.execution.model import TradingState
     from pipeline.execution.runner import open_session
     from pipeline.execution.trading_file import load_trading_file
 
@@ -57,9 +57,7 @@ def reconcile(
             diffs = []
         else:
             diffs, notes = rec.examine(session)
-            state, why, _ = session.ledger.state(trading.name)
-            if diffs and not (state is TradingState.HALTED and why == diffs[0].line()):
-                session.ledger.set_state(trading.name, TradingState.HALTED, diffs[0].line())
+            rec.mark_halted(session, diffs)  # a person's MANUAL_HALTED stays as it is
         state, why, _ = session.ledger.state(trading.name)
     payload = {
         "strategy": trading.name,

@@ -37,6 +37,7 @@ def _order_rows(orders) -> list[dict]:
             "model_version": o.model_version,
             "avg_price": o.avg_price,
             "fee": o.fee,
+            "limit_price": o.limit_price,
         }
         for o in orders
     ]

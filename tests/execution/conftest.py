@@ -1,7 +1,9 @@
 """A promoted model on the embedded default stores, shared by the module's trading tests.
 
-The experiment flow (real Prefect, real MLflow on SQLite) trains and promotes one small model on the
-embedded sample data with a relaxed gate; tests trade it through their own trading files.
+The experiment flow (real Prefect, real MLflow on SQLite) trains and promotes one small model with a
+relaxed gate: on the embedded sample data (AAPL daily), or, for crypto, on hourly BTCUSDT bars from a CSV
+file (``source: file``; the embedded sample has no crypto bars, so the series is a seeded random walk,
+:func:`tests.stubs.btc_hourly_bars`). Tests trade it through their own trading files.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from tests.flows.conftest import experiment
+from tests.stubs import BTC_START, BTC_TRAIN_END, btc_hourly_bars
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,22 @@ class Promoted:
         return path
 
 
-def _promote(tmp_path_factory: pytest.TempPathFactory, name: str, costs: dict[str, float]) -> Iterator[Promoted]:
-    """Train and promote ``name`` with ``costs``; QUANTGATE_HOME stays set until the generator closes."""
+def _promote(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    costs: dict[str, float],
+    bars: pd.DataFrame | None = None,
+    **overrides: object,
+) -> Iterator[Promoted]:
+    """Train and promote ``name`` with ``costs`` (on ``bars`` written to a CSV file when given: the
+    ``data`` override names the rest); QUANTGATE_HOME stays set until the generator closes."""
     from flows.experiment import experiment_flow
 
     home = tmp_path_factory.mktemp("trade-home")
+    if bars is not None:
+        csv = home / f"{name}.csv"
+        bars.rename_axis("ts").reset_index().to_csv(csv, index=False)
+        overrides["data"] = {**overrides.get("data", {}), "source": "file", "path": str(csv)}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUANTGATE_HOME", str(home / "qg"))
         patch.delenv("QUANTGATE_DB_URL", raising=False)
@@ -43,6 +58,7 @@ def _promote(tmp_path_factory: pytest.TempPathFactory, name: str, costs: dict[st
             name,
             costs=costs,
             sizing={"method": "volatility_target", "target_volatility": 0.15, "max_leverage": 1.0},
+            **overrides,
         )
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
         outcome = experiment_flow(str(path))
@@ -63,3 +79,12 @@ def promoted(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) ->
 def promoted_with_costs(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Promoted]:
     """Train and promote ``trade-aapl-costs`` (fee 1 bp, slippage 2 bps) once per module."""
     yield from _promote(tmp_path_factory, "trade-aapl-costs", {"fee_bps": 1.0, "slippage_bps": 2.0})
+
+
+@pytest.fixture(scope="module")
+def promoted_btc_hourly(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Promoted]:
+    """Train and promote ``trade-btc-hourly`` (crypto, hourly BTCUSDT from a CSV file, zero costs) once per module."""
+    data = {"symbol": "BTCUSDT", "timeframe": "1h", "asset_class": "crypto", "start": BTC_START, "end": BTC_TRAIN_END}
+    yield from _promote(
+        tmp_path_factory, "trade-btc-hourly", {"fee_bps": 0.0, "slippage_bps": 0.0}, btc_hourly_bars(), data=data
+    )

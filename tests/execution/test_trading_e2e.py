@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -104,6 +105,23 @@ def test_trade_once_when_halted_denies_with_trading_halted_until_resumed(promote
     assert runner.invoke(app, ["resume", str(path)]).exit_code == 0
     later = _cli("trade", str(path), "--once", "--as-of", "2012-06-06T00:00:00")
     assert [o["status"] for o in later["orders"]] == ["FILLED"]
+
+
+def test_trade_once_when_order_type_limit_fills_only_at_or_inside_the_limit(promoted, tmp_path):
+    path = promoted.trading_file(tmp_path, "aapl-limit", order_type="limit", limit_offset_bps=20.0)
+    for day in pd.bdate_range("2012-06-05", "2012-06-22"):  # each cycle after a daily bar closed
+        _cli("trade", str(path), "--once", "--as-of", day.isoformat())
+    rows = _cli("orders", "--strategy", "aapl-limit")
+    sent = [r for r in rows if r["status"] != "DENIED"]
+    assert sent and all(r["limit_price"] is not None for r in sent)
+    filled = [r for r in sent if r["status"] == "FILLED"]
+    cancelled = [r for r in sent if r["reason"] == "VENUE_CANCELED"]
+    assert filled and cancelled  # the market reached some limits and not others
+    for r in filled:  # never worse than the limit (zero costs: the fill price is the market's)
+        assert (r["avg_price"] <= r["limit_price"]) if r["side"] == "BUY" else (r["avg_price"] >= r["limit_price"])
+    assert sum(1 for r in sent if r["status"] == "ACCEPTED") <= 1  # one working order at most: the last bar's
+    assert runner.invoke(app, ["reconcile", str(path)]).exit_code == 0  # ledger and paper account agree
+    print(f"\nlimit orders: {len(sent)} sent, {len(filled)} filled, {len(cancelled)} cancelled after one bar")
 
 
 def test_trade_once_when_killed_between_ledger_write_and_submit_ends_with_one_order(promoted, tmp_path):

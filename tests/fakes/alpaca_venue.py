@@ -23,6 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+#: Order statuses ``status=closed`` lists; every other status is open.
+CLOSED = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -79,6 +82,17 @@ class AlpacaVenue:
             self.positions[order["symbol"]] = self.positions.get(order["symbol"], 0.0) + sign * qty
             order.update(status="filled", filled_qty=str(qty), filled_avg_price=str(price), filled_at=_now())
 
+    def move(self, symbol: str, price: float) -> None:
+        """The market moves to ``price``: resting limit orders it reaches fill completely at their limit."""
+        with self._lock:
+            self.prices[symbol] = price
+            for order in self.orders:
+                if order["symbol"] != symbol or order["type"] != "limit" or order["status"] in CLOSED:
+                    continue
+                limit = float(order["limit_price"])
+                if (price <= limit) if order["side"] == "buy" else (price >= limit):
+                    self.fill_resting(order["client_order_id"])
+
     def orders_with(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.orders if o["client_order_id"] == cid]
 
@@ -125,14 +139,37 @@ class AlpacaVenue:
             "extended_hours": False,
         }
         self.orders.append(order)
-        if body["type"] == "market":
-            filled = qty * self.market_fill_ratio
+        limit = float(body["limit_price"]) if body.get("limit_price") is not None else None
+        marketable = limit is not None and (price <= limit if side == "buy" else price >= limit)
+        if body["type"] == "market" or marketable:  # a marketable limit order takes the market price at once
+            filled = qty * (self.market_fill_ratio if body["type"] == "market" else 1.0)
             sign = 1 if side == "buy" else -1
             self.cash -= sign * filled * price
             self.positions[symbol] = self.positions.get(symbol, 0.0) + sign * filled
             order.update(filled_qty=str(filled), filled_avg_price=str(price), filled_at=now)
             order["status"] = "filled" if filled == qty else "partially_filled"
         return 200, order
+
+    def _list(self, query: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
+        """``GET /v2/orders``: status open (default)|closed|all, limit (default 50, at most 500), after/until
+        (exclusive/inclusive, on submitted_at), direction desc (default)|asc, symbols (comma list), side."""
+        status = query.get("status", "open")
+        limit = int(query.get("limit", 50))
+        if status not in ("open", "closed", "all") or not 1 <= limit <= 500:
+            return self._err(422, 40010001, f"invalid status {status!r} or limit {limit}", headers)
+        rows = [o for o in self.orders if status == "all" or (o["status"] in CLOSED) == (status == "closed")]
+        if "symbols" in query:
+            wanted = {s.strip().replace("/", "") for s in query["symbols"].split(",")}
+            rows = [o for o in rows if o["symbol"].replace("/", "") in wanted]
+        if "side" in query:
+            rows = [o for o in rows if o["side"] == query["side"]]
+        stamp = lambda text: dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+        if "after" in query:
+            rows = [o for o in rows if stamp(o["submitted_at"]) > stamp(query["after"])]
+        if "until" in query:
+            rows = [o for o in rows if stamp(o["submitted_at"]) <= stamp(query["until"])]
+        rows.sort(key=lambda o: stamp(o["submitted_at"]), reverse=query.get("direction", "desc") == "desc")
+        return 200, rows[:limit]
 
     def _position(self, symbol: str, qty: float) -> dict[str, Any]:
         price = self.prices[symbol]
@@ -159,7 +196,7 @@ class AlpacaVenue:
                 found = self.orders_with(query.get("client_order_id", ""))
                 return (200, found[-1]) if found else self._err(404, 40410000, "order not found", headers)
             if path == "/v2/orders" and method == "GET":
-                return 200, [o for o in self.orders if o["status"] in ("accepted", "new", "partially_filled")]
+                return self._list(query, headers)
             if path.startswith("/v2/orders/") and method == "DELETE":
                 found = [o for o in self.orders if o["id"] == path.rsplit("/", 1)[1]]
                 if not found:

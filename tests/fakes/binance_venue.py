@@ -95,6 +95,17 @@ class BinanceVenue:
             self._trade(order, Decimal(order["origQty"]) - Decimal(order["executedQty"]), Decimal(order["price"]))
             order["status"] = "FILLED"
 
+    def move(self, symbol: str, price: float) -> None:
+        """The market moves to ``price``: resting LIMIT orders it reaches fill completely at their limit."""
+        with self._lock:
+            self.prices[symbol] = price
+            for order in self.orders:
+                if order["symbol"] != symbol or order["type"] != "LIMIT" or order["status"] != "NEW":
+                    continue
+                limit = float(order["price"])
+                if (price <= limit) if order["side"] == "BUY" else (price >= limit):
+                    self.fill_resting(order["clientOrderId"])
+
     def orders_with(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.orders if o["clientOrderId"] == cid]
 
@@ -190,6 +201,9 @@ class BinanceVenue:
                 if part > 0:
                     fills.append(self._trade(order, part, market))
             order["status"] = "FILLED" if filled == qty else "EXPIRED"
+        elif (market <= price) if side == "BUY" else (market >= price):  # a marketable LIMIT: the market price
+            fills.append(self._trade(order, qty, market))
+            order["status"] = "FILLED"
         return 200, {**order, "fills": fills}
 
     def _trade(self, order: dict[str, Any], qty: Decimal, price: Decimal) -> dict[str, Any]:
@@ -255,6 +269,12 @@ class BinanceVenue:
                     return self._err(400, -2011, "Unknown order sent.")
                 found[-1].update(status="CANCELED", updateTime=self.server_ms())
                 return 200, found[-1]
+            if path == "/api/v3/openOrders" and method == "GET":  # symbol optional: every symbol without it
+                return 200, [
+                    o
+                    for o in self.orders
+                    if o["status"] in ("NEW", "PARTIALLY_FILLED") and p.get("symbol", o["symbol"]) == o["symbol"]
+                ]
             if path == "/api/v3/myTrades":
                 return 200, [
                     t

@@ -170,3 +170,33 @@ def test_git_state_when_outside_repo_is_unknown(tmp_path: Path) -> None:
     assert git_state(tmp_path) == ("unknown", "unknown")
     commit, dirty = git_state(REPO)
     assert len(commit) == 40 and dirty in {"true", "false"}
+
+
+def test_log_xgboost_model_when_requirements_checked_skips_package_scan_and_still_warns(
+    qg_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mlflow.utils import requirements_utils
+
+    from pipeline.tracking import default_pip_requirements
+
+    configure_mlflow()
+    scans: list[int] = []
+    real_scan = requirements_utils.importlib_metadata.packages_distributions
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)  # as in a new process
+    monkeypatch.setattr(
+        requirements_utils.importlib_metadata, "packages_distributions", lambda: scans.append(1) or real_scan()
+    )
+    booster, X = tiny_booster()
+    stale = [r for r in default_pip_requirements() if not r.startswith("numpy")] + ["numpy==0.0.1"]
+    with caplog.at_level("WARNING", logger="mlflow"), start_run("scan", run_name="model") as run:
+        run.log_xgboost_model(booster, X)  # the default requirements: all satisfied
+        quiet = [r.getMessage() for r in caplog.records if "mismatches" in r.getMessage()]
+        run.log_xgboost_model(booster, X, artifact_name="stale", pip_requirements=stale)
+
+    assert scans == []  # no scan of every installed distribution
+    assert quiet == []
+    warned = [r.getMessage() for r in caplog.records if "mismatches" in r.getMessage()]
+    assert len(warned) >= 1 and "numpy (current: " in warned[0] and "required: numpy==0.0.1" in warned[0]
+    assert requirements_utils._MODULES_TO_PACKAGES is None  # later inference in this process scans as usual
+    requirements_utils._init_modules_to_packages_map()
+    assert scans == [1] and "xgboost" in requirements_utils._MODULES_TO_PACKAGES

@@ -17,18 +17,21 @@ What the adapter guarantees
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from typing import Any, Literal
 
 from pipeline.errors import ExecutionError, OrderOutcomeUnknown
-from pipeline.execution.broker import BrokerReport, MarketBar
+from pipeline.execution.broker import BrokerReport, MarketBar, VenueOrder
 from pipeline.execution.brokers._common import Deadline, VenueKeys, broker_deadline, call_with_deadline
-from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position
+from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position, Side
 from pipeline.sources.alpaca import alpaca_symbol
 
 KEY_ENV, SECRET_ENV, URL_ENV = "APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "QUANTGATE_ALPACA_TRADING_URL"
 DUPLICATE_TEXT = "client_order_id must be unique"
+#: Orders per ``GET /v2/orders`` page (the venue's maximum; its default is 50).
+OPEN_ORDERS_PAGE = 500
 WORKING = frozenset(
     {"new", "accepted", "pending_new", "partially_filled", "accepted_for_bidding", "held", "calculated"}
 )
@@ -178,11 +181,13 @@ class AlpacaBroker:
         return []
 
     def submit(self, order: Order, limit_price: float | None = None) -> BrokerReport:
-        """Send ``order`` (market, or limit at ``limit_price``) once under its client order id."""
+        """Send ``order`` (market, or limit at ``limit_price``, default ``order.limit_price``) once under its
+        client order id."""
         from alpaca.trading.enums import OrderSide, TimeInForce
         from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
         cid = order.client_order_id
+        limit_price = limit_price if limit_price is not None else order.limit_price
         if _key(order.symbol) not in self.symbols:
             return BrokerReport(cid, "", OrderStatus.REJECTED, reason=f"UNKNOWN_SYMBOL: {order.symbol} not configured")
         fields = {
@@ -214,6 +219,41 @@ class AlpacaBroker:
             return self._find(client_order_id)
         except _Unknown as exc:
             raise ExecutionError(f"alpaca broker: venue unavailable: {exc}") from None
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Every open order of the account (``GET /v2/orders?status=open``, pages of 500, oldest first).
+
+        The whole account is listed, like :meth:`positions`: an order on a symbol this strategy does not
+        trade is still an order the ledger does not know.
+        """
+        from alpaca.common.enums import Sort
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        seen: dict[str, Any] = {}
+        after = None
+        while True:
+            page = GetOrdersRequest(
+                status=QueryOrderStatus.OPEN, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after, nested=False
+            )
+            rows = self._read("open orders", "get_orders", page)
+            fresh = [r for r in rows if str(r.id) not in seen]
+            for raw in fresh:
+                seen[str(raw.id)] = raw
+            if len(rows) < OPEN_ORDERS_PAGE:
+                break
+            if not fresh:  # a full page of orders already seen: the listing cannot move on
+                raise ExecutionError(f"alpaca broker: open orders: more than {OPEN_ORDERS_PAGE} share one timestamp")
+            # ``after`` is exclusive: step back a microsecond so orders sharing the last timestamp are not skipped
+            after = max(r.submitted_at for r in rows) - dt.timedelta(microseconds=1)
+        out = []
+        for raw in seen.values():
+            side = Side.BUY if str(getattr(raw.side, "value", raw.side)) == "buy" else Side.SELL
+            symbol = self.symbols.get(_key(raw.symbol), raw.symbol)
+            limit = float(raw.limit_price) if raw.limit_price is not None else None
+            qty, done = float(raw.qty or 0), float(raw.filled_qty or 0)
+            out.append(VenueOrder(raw.client_order_id, str(raw.id), symbol, side, qty, done, limit))
+        return out
 
     def cancel(self, client_order_id: str) -> BrokerReport | None:
         """Ask the venue to cancel the order; return its report afterwards (a fill may have won the race)."""

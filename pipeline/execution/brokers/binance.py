@@ -32,9 +32,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from pipeline.errors import ExecutionError, OrderOutcomeUnknown
-from pipeline.execution.broker import BrokerReport, MarketBar
+from pipeline.execution.broker import BrokerReport, MarketBar, VenueOrder
 from pipeline.execution.brokers._common import Deadline, VenueKeys, broker_deadline, call_with_deadline
-from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position
+from pipeline.execution.model import AccountSnapshot, Order, OrderStatus, Position, Side
 from pipeline.sources.binance import binance_symbol
 from pipeline.sources.symbols import split_pair
 
@@ -278,8 +278,10 @@ class BinanceBroker:
         return []
 
     def submit(self, order: Order, limit_price: float | None = None) -> BrokerReport:
-        """Send ``order`` (a MARKET order, or LIMIT GTC at ``limit_price``) once under its client order id."""
+        """Send ``order`` (a MARKET order, or LIMIT GTC at ``limit_price``, default ``order.limit_price``) once
+        under its client order id."""
         symbol, cid = binance_symbol(order.symbol), order.client_order_id
+        limit_price = limit_price if limit_price is not None else order.limit_price
         if symbol not in self.symbols:
             return BrokerReport(cid, "", OrderStatus.REJECTED, reason=f"UNKNOWN_SYMBOL: {order.symbol} not configured")
         self._symbol_of[cid] = symbol
@@ -356,6 +358,20 @@ class BinanceBroker:
                 self._symbol_of[client_order_id] = symbol
                 return found
         return None
+
+    def open_orders(self) -> list[VenueOrder]:
+        """Every open order on the configured symbols (``GET /api/v3/openOrders``, one request per symbol)."""
+        out = []
+        for venue, symbol in self.symbols.items():
+            for raw in self._read(f"open orders of {venue}", "get_open_orders", symbol=venue):
+                side = Side.BUY if raw.get("side") == "BUY" else Side.SELL
+                price = float(raw.get("price") or 0)
+                limit = price if raw.get("type") != "MARKET" and price > 0 else None
+                cid = raw.get("clientOrderId", "")
+                self._symbol_of.setdefault(cid, venue)
+                qty, done = float(raw.get("origQty") or 0), float(raw.get("executedQty") or 0)
+                out.append(VenueOrder(cid, str(raw.get("orderId", "")), symbol, side, qty, done, limit))
+        return out
 
     def cancel(self, client_order_id: str) -> BrokerReport | None:
         """Ask the venue to cancel the order; return its report afterwards (a fill may have won the race)."""

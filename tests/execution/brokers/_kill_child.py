@@ -10,8 +10,8 @@ import datetime as dt
 import sys
 
 from pipeline.execution.broker import MarketBar
-from pipeline.execution.cycle import _submit
 from pipeline.execution.model import OrderIntent, Side
+from pipeline.execution.orders import submit
 from pipeline.execution.runner import open_session
 from pipeline.execution.trading_file import TradingFile
 
@@ -26,7 +26,7 @@ def main(strategy: str, broker: str, symbol: str, bar_iso: str) -> None:
     intent = OrderIntent(strategy, symbol, Side.BUY, 2.0, bar, "1", 100.0, 0.1)
     order, _ = session.ledger.record_intent(intent)
     print("written", order.client_order_id, flush=True)
-    _submit(session, order)
+    submit(session, order)
     print("recorded", flush=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 
 from pipeline.errors import ExecutionError
 from pipeline.execution.broker import MarketBar
-from pipeline.execution.cycle import _submit, reconcile, run_cycle
+from pipeline.execution.cycle import reconcile, run_cycle
 from pipeline.execution.model import OrderIntent, OrderStatus, Side, TradingState
+from pipeline.execution.orders import submit
 from pipeline.execution.runner import open_session
 from pipeline.execution.trading_file import TradingFile
 from tests.fakes.alpaca_venue import AlpacaVenue
@@ -44,10 +46,10 @@ def alpaca(monkeypatch):
     venue.stop()
 
 
-def _session(db_url: str, broker: str, symbol: str):
+def _session(db_url: str, broker: str, symbol: str, **fields: object):
     name = f"v{uuid.uuid4().hex[:8]}"
     trading = TradingFile.model_validate(
-        {"name": name, "model": "m", "broker": broker, "symbols": [symbol], "lot_size": 0.0001}
+        {"name": name, "model": "m", "broker": broker, "symbols": [symbol], "lot_size": 0.0001, **fields}
     )
     return open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0, db_url=db_url)
 
@@ -57,7 +59,7 @@ def _buy(session, bars, symbol: str, qty: float):
     session.broker.on_bar(symbol, MarketBar(ts, float(bars["open"].iloc[-2]), float(bars["close"].iloc[-2])))
     intent = OrderIntent(session.strategy, symbol, Side.BUY, qty, ts, "1", float(bars["close"].iloc[-2]), 0.05)
     order, _ = session.ledger.record_intent(intent)
-    return _submit(session, order)
+    return submit(session, order)
 
 
 def test_binance_trading_file_trades_reconciles_and_flattens_through_the_venue(db_url, binance):
@@ -169,3 +171,31 @@ def test_paper_mode_on_binance_refuses_the_live_venue_url(db_url, binance, monke
     monkeypatch.delenv("QUANTGATE_BINANCE_URL")
     with pytest.raises(ExecutionError, match="is the live venue"):
         _session(db_url, "binance", "BTCUSDT")
+
+
+@pytest.mark.parametrize("venue_kind", ["alpaca", "binance"])
+def test_limit_orders_from_the_trading_file_reach_the_venue_under_the_ledgers_client_order_id(
+    db_url, venue_kind, request
+):
+    venue = request.getfixturevalue(venue_kind)
+    symbol = "AAPL" if venue_kind == "alpaca" else "BTCUSDT"
+    session = _session(db_url, venue_kind, symbol, order_type="limit", limit_offset_bps=25.0)
+    bars = random_walk_bars(40)
+    _buy(session, bars, symbol, 2.0)  # a market order (held 2)
+    close = float(bars["close"].iloc[-1])
+    venue.prices[symbol] = round(close, 2)  # the venue trades at the last close
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    (sell,) = run_cycle(session, now, {symbol: bars}, None, "1d", "crypto").orders  # no model: flatten, by limit
+    assert sell.limit_price == pytest.approx(close * 1.0025) and sell.status is OrderStatus.ACCEPTED  # resting
+    if venue_kind == "alpaca":
+        (booked,) = venue.orders_with(sell.client_order_id)
+        assert (booked["type"], float(booked["limit_price"])) == ("limit", round(close * 1.0025, 2))
+    else:
+        (booked,) = venue.orders_with(sell.client_order_id)
+        assert (booked["type"], float(booked["price"])) == ("LIMIT", math.ceil(close * 1.0025 * 100) / 100)
+    assert [o.client_order_id for o in session.broker.open_orders()] == [sell.client_order_id]
+    venue.move(symbol, close * 1.01)  # the market rises through the limit: the sell fills at it
+    reconcile(session)
+    final = session.ledger.order(sell.client_order_id)
+    assert (final.status, final.filled_quantity) == (OrderStatus.FILLED, 2.0)
+    assert session.ledger.net_filled(session.strategy) == {} and session.broker.positions() == {}

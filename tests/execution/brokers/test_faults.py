@@ -1,6 +1,6 @@
 """Scripted venue faults through the cycle's submit and reconcile: no lost order, no duplicate, no unknown position.
 
-Each fault sends one market order through :func:`pipeline.execution.cycle._submit` (the path a cycle uses),
+Each fault sends one market order through :func:`pipeline.execution.orders.submit` (the path a cycle uses),
 then runs :func:`reconcile` as the next cycle would. Counted over every fault: orders the venue booked,
 duplicates (two venue orders under one client order id) and losses (a venue order the ledger does not know,
 or a ledger/venue position difference after reconcile). The counts are printed (``pytest -s``).
@@ -139,13 +139,13 @@ def alpaca_session(db_url, monkeypatch):
 
 
 def _working_limit(session, venue):
-    from pipeline.execution.cycle import _record
     from pipeline.execution.model import OrderIntent, Side
+    from pipeline.execution.orders import record
 
     ts = random_walk_bars(40).index[-2].to_pydatetime()
     intent = OrderIntent(session.strategy, "AAPL", Side.BUY, 5.0, ts, "1", 100.0, 0.01)
     order, _ = session.ledger.record_intent(intent)
-    return _record(session.ledger, order, session.broker.submit(order, limit_price=90.0))
+    return record(session.ledger, order, session.broker.submit(order, limit_price=90.0))
 
 
 def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
@@ -156,7 +156,7 @@ def test_a_venue_restart_that_loses_open_orders_halts(alpaca_session):
     order = _working_limit(session, venue)
     assert order.status is OrderStatus.ACCEPTED
     venue.orders.clear()  # the venue came back without its open orders
-    with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+    with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
         reconcile(session)
     assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
 
@@ -193,8 +193,8 @@ def test_a_fill_arriving_after_the_cancel_request_is_recorded_and_positions_agre
 
 
 def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_cancel_is_kept(db_url, monkeypatch):
-    from pipeline.execution.cycle import _record
     from pipeline.execution.model import OrderIntent, OrderStatus, Side
+    from pipeline.execution.orders import record
 
     venue = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start()
     monkeypatch.setenv("BINANCE_API_KEY", KEY)
@@ -207,14 +207,14 @@ def test_a_binance_restart_that_loses_a_resting_order_halts_and_a_fill_before_ca
         for ts in (bars[-3].to_pydatetime(), bars[-2].to_pydatetime()):
             intent = OrderIntent(session.strategy, "BTCUSDT", Side.BUY, 1.0, ts, "1", 100.0, 0.01)
             order, _ = session.ledger.record_intent(intent)
-            placed.append(_record(session.ledger, order, session.broker.submit(order, limit_price=90.0)))
+            placed.append(record(session.ledger, order, session.broker.submit(order, limit_price=90.0)))
         assert [o.status for o in placed] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
         venue.fault("fill_first", method="DELETE")  # the first resting order fills just before its cancel
         assert session.broker.cancel(placed[0].client_order_id).status is OrderStatus.FILLED
         reconcile(session)
         assert session.ledger.order(placed[0].client_order_id).filled_quantity == 1.0
         venue.orders[:] = [o for o in venue.orders if o["clientOrderId"] != placed[1].client_order_id]  # restart
-        with pytest.raises(ExecutionError, match=r"RECONCILE_MISMATCH: order .* unknown to the broker"):
+        with pytest.raises(ExecutionError, match=r"ORDER_MISMATCH: order .* unknown to the venue"):
             reconcile(session)
         assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
         assert (
@@ -296,4 +296,44 @@ def test_a_process_killed_mid_order_ends_with_one_order_and_a_reconciled_ledger(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        venue.stop()
+
+
+@pytest.mark.parametrize("venue_kind", ["binance", "alpaca"])
+def test_an_order_placed_at_the_venue_outside_quantgate_halts_and_accept_leaves_nothing_unknown(
+    db_url, monkeypatch, venue_kind
+):
+    import uuid
+
+    from pipeline.execution.reconcile import accept
+
+    if venue_kind == "binance":
+        venue, symbol, cid_field = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start(), "BTCUSDT", "clientOrderId"
+        env = {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET, "QUANTGATE_BINANCE_URL": venue.url}
+        hand = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "1", "price": "95"}
+        placed = lambda cid: venue._place({**hand, "newClientOrderId": cid, "timeInForce": "GTC"})  # noqa: E731
+    else:
+        venue, symbol, cid_field = AlpacaVenue(KEY, SECRET, {"AAPL": 100.0}).start(), "AAPL", "client_order_id"
+        env = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET, "QUANTGATE_ALPACA_TRADING_URL": venue.url}
+        hand = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "day"}
+        placed = lambda cid: venue._place({**hand, "limit_price": 95, "client_order_id": cid}, {})  # noqa: E731
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        session = _session(db_url, venue_kind, symbol)
+        _buy(session, random_walk_bars(40), symbol, 2.0)
+        hand_id = f"by-hand-{uuid.uuid4().hex[:6]}"
+        assert placed(hand_id)[0] == 200  # someone places an order on the account by hand
+        with pytest.raises(ExecutionError, match=f"UNKNOWN_OPEN_ORDER: venue order {hand_id} .* not in the ledger"):
+            reconcile(session)
+        assert session.ledger.state(session.strategy)[0] is TradingState.HALTED
+        accept(session, "ops", "placed by the desk")
+        known = {o.client_order_id for o in session.ledger.orders(session.strategy)}
+        cids = [o[cid_field] for o in venue.orders]
+        assert len(cids) == len(set(cids)) == 2 and set(cids) <= known  # no duplicate, nothing unknown
+        assert session.ledger.order(hand_id).status is OrderStatus.ACCEPTED
+        assert session.ledger.state(session.strategy)[0] is TradingState.ACTIVE
+        reconcile(session)  # the next cycle's reconcile finds nothing
+        print(f"\n{venue_kind} order placed outside quantgate: faults 1, orders 2, duplicates 0, losses 0")
+    finally:
         venue.stop()

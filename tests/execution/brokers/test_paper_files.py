@@ -3,9 +3,10 @@ the official clients, and the ledger's orders, fills and positions match the fak
 
 - ``deployments/trading/aapl_alpaca.yaml`` (equity, daily): ``quantgate trade --once`` for consecutive
   days with the module's promoted AAPL model, on the embedded sample bars, against the Alpaca fake.
-- ``deployments/trading/btc_binance.yaml`` (crypto, hourly): the real cycle (:func:`run_cycle`) every hour
-  over hourly BTCUSDT bars against the Binance fake. The embedded sample has no crypto-hourly model, so
-  the same promoted model decides (its features are computed on the hourly bars).
+- ``deployments/trading/btc_binance.yaml`` (crypto, hourly): ``quantgate trade --once`` every fourth hour
+  with a crypto model trained and promoted on hourly BTCUSDT bars (``source: file``: the embedded sample
+  has no crypto bars, so the series is a seeded random walk, ``tests.stubs.btc_hourly_bars``),
+  against the Binance fake.
 
 Only the model name and the anchor (``start``) of the shipped files are replaced; broker, mode, credentials,
 lot size and risk limits are the shipped ones.
@@ -28,7 +29,7 @@ from pipeline.execution.trading_file import load_trading_file
 from quantgate.cli import app
 from tests.fakes.alpaca_venue import AlpacaVenue
 from tests.fakes.binance_venue import BinanceVenue
-from tests.stubs import random_walk_bars
+from tests.stubs import btc_hourly_bars
 
 TRADING = Path(__file__).parents[3] / "deployments" / "trading"
 KEY, SECRET = "planted-paper-key-0b7e", "planted-paper-secret-91c4"
@@ -88,36 +89,34 @@ def test_aapl_alpaca_daily_cycles_leave_ledger_and_alpaca_books_identical(promot
 
 
 @pytest.mark.slow
-def test_btc_binance_hourly_cycles_leave_ledger_and_binance_books_identical(promoted, tmp_path, monkeypatch):
-    from pipeline.execution.cycle import run_cycle
-    from pipeline.execution.production import pin_model, production_version
-    from pipeline.execution.runner import open_session
-    from pipeline.tracking import configure_mlflow
-
+def test_btc_binance_hourly_cycles_leave_ledger_and_binance_books_identical(promoted_btc_hourly, tmp_path, monkeypatch):
+    promoted = promoted_btc_hourly  # a crypto model trained on hourly BTCUSDT (source: file)
     venue = BinanceVenue(KEY, SECRET, {"BTCUSDT": 100.0}).start()
     monkeypatch.setenv("QUANTGATE_HOME", str(promoted.home))
     monkeypatch.setenv("BINANCE_API_KEY", KEY)
     monkeypatch.setenv("BINANCE_API_SECRET", SECRET)
     monkeypatch.setenv("QUANTGATE_BINANCE_URL", venue.url)
-    bars = random_walk_bars(400, start="2026-01-01", freq="1h", seed=11, price=100.0)
+    closes = btc_hourly_bars()["close"]
     path = _shipped("btc_binance.yaml", tmp_path, model=promoted.model, start="2026-01-10", name="btc-binance-acc")
+    assert load_trading_file(path).broker == "binance"
     try:
         venue.balances["USDT"] = Decimal("4000")  # orders stay inside the shipped max_notional_per_order (5000)
-        configure_mlflow()
-        model = pin_model(promoted.model, *production_version(promoted.model))
-        session = open_session(load_trading_file(path), timeframe="1h", fee_bps=0.0, slippage_bps=0.0)
-        cycles = 0
-        for end in range(300, 400, 4):  # 25 hourly cycles (every 4th hour, so positions drift and trade)
-            window = bars.iloc[: end + 1]
-            now = (window.index[-1] + pd.Timedelta(hours=1)).to_pydatetime()
-            venue.prices["BTCUSDT"] = round(float(window["close"].iloc[-1]), 2)  # fills at the close (on the tick)
-            run_cycle(session, now, {"BTCUSDT": window}, model, "1h", "crypto")
-            cycles += 1
-        ledger_orders = session.ledger.orders(session.strategy)
+        hours = pd.date_range("2026-01-15T01:00", periods=25, freq="4h", tz="UTC")  # every 4th hour: drift trades
+        for now in hours:
+            venue.prices["BTCUSDT"] = round(float(closes[closes.index < now - pd.Timedelta(hours=1)].iloc[-1]), 2)
+            as_of = now.tz_localize(None).isoformat()
+            result = runner.invoke(app, ["trade", str(path), "--once", "--as-of", as_of, "--json"])
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout.strip().splitlines()[-1])["model_version"] == promoted.version
+        from pipeline.execution.ledger import Ledger
+        from pipeline.store import get_engine
+
+        ledger_orders = Ledger(get_engine()).orders("btc-binance-acc")
         local = [o for o in ledger_orders if o.status is OrderStatus.REJECTED and not o.broker_order_id]
         assert all(o.reason.split(":")[0] in ("NOTIONAL_BELOW_MINIMUM", "QUANTITY_BELOW_MINIMUM") for o in local)
         orders = [o for o in ledger_orders if o.status is not OrderStatus.DENIED and o not in local]
         assert orders, "the cycles sent no order"
+        assert {o.model_version for o in orders} == {promoted.version}
         books = {o["clientOrderId"]: o for o in venue.orders}
         assert len(books) == len(venue.orders)
         assert sorted(books) == sorted(o.client_order_id for o in orders)
@@ -129,11 +128,11 @@ def test_btc_binance_hourly_cycles_leave_ledger_and_binance_books_identical(prom
             assert _close(order.avg_price, float(o["cummulativeQuoteQty"]) / float(o["executedQty"]))
             assert _close(order.fee, sum(float(t["commission"]) for t in trades))  # fees in USDT, by trade id
         held = float(venue.balances.get("BTC", Decimal(0)))
-        assert _close(session.ledger.net_filled(session.strategy).get("BTCUSDT", 0.0), held)
+        assert _close(Ledger(get_engine()).net_filled("btc-binance-acc").get("BTCUSDT", 0.0), held)
         assert runner.invoke(app, ["reconcile", str(path)]).exit_code == 0
         print(
-            f"\nbtc_binance: {cycles} cycles, {len(orders)} orders at the venue ({len(local)} refused locally by "
-            f"exchangeInfo filters), ledger = books, BTC {held}"
+            f"\nbtc_binance: {len(hours)} hourly cycles (crypto model v{promoted.version}), {len(orders)} orders at "
+            f"the venue ({len(local)} refused locally by exchangeInfo filters), ledger = books, BTC {held}"
         )
     finally:
         venue.stop()
