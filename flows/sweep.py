@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.futures import as_completed
+from prefect.futures import as_completed, wait
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from pipeline.sweep import SweepItem, running
@@ -16,7 +16,7 @@ from pipeline.sweep.prepare import lock_datasets
 from pipeline.sweep.running import run_claimed
 from pipeline.tracking.mlflow_setup import configure_mlflow
 from tasks._common import IN_MEMORY
-from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep, prepare_data
+from tasks.sweep import claim, close_sweep, open_sweep, plan_sweep, prepare_data, start_worker
 from tasks.tracking import reap_stale
 
 
@@ -45,35 +45,40 @@ def sweep_flow(folder: str, force: bool = False, parallel: int = 1, listener: st
     """Run every experiment under ``folder``, ``parallel`` at a time (worker processes when > 1), also when
     started from a deployment."""
     on_result = running.listener(listener)
-    configure_mlflow()
-    reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
     plan = plan_sweep(folder)
-    parent = open_sweep(plan, parallel)
     results: list[ItemResult] = []
     workers = max(1, min(parallel, len(plan.items)))
     runner_in = item_runner(parallel, len(plan.items))
-    with running.worker_threads(workers), runner_in as runner, lock_datasets(plan) as locks:
-        futures = [
-            runner.submit(
-                run_item,
-                {
-                    "item": item,
-                    "family": plan.family,
-                    "family_size": len(plan.items),
-                    "parent_run_id": parent,
-                    "force": force,
-                },
-            )
-            for item in plan.items
-        ]
-        # Each dataset ingested and validated once (not once per worker), while the workers start; an item
-        # waits for its dataset's lock.
-        prepare_data(plan, locks)
+    with running.worker_threads(workers), runner_in as runner:
+        # Worker processes spawn on the first submissions: start them now, so they import while this
+        # process sets up MLflow (a new store migrates for seconds) and opens the sweep's run.
+        started = [runner.submit(start_worker, {}) for _ in range(workers)] if workers > 1 else []
+        configure_mlflow()
+        reap_stale()  # runs (this sweep's parent and children included) left RUNNING by killed processes
+        parent = open_sweep(plan, parallel)
+        with lock_datasets(plan) as locks:
+            futures = [
+                runner.submit(
+                    run_item,
+                    {
+                        "item": item,
+                        "family": plan.family,
+                        "family_size": len(plan.items),
+                        "parent_run_id": parent,
+                        "force": force,
+                    },
+                )
+                for item in plan.items
+            ]
+            # Each dataset ingested and validated once (not once per worker), while the workers start; an
+            # item waits for its dataset's lock.
+            prepare_data(plan, locks)
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
             if on_result is not None:
                 on_result(result)
+        wait(started)
     counts = {s: sum(1 for r in results if r.status == s) for s in ("completed", "skipped", "failed")}
     counts["bad_files"] = len(plan.errors)
     board = close_sweep(parent, plan.family, counts)
@@ -108,10 +113,11 @@ def warm_worker() -> None:
     """Set up a worker process once, before its first item: import the experiment's heavy modules, and send
     its Prefect events and API logs to the API itself.
 
-    Prefect's process pool otherwise forwards every event of a worker (3 per task run) through a
-    multiprocessing queue to the sweep's process, which unpickles it and sends it on: one process relaying
-    for all workers, at about 1/3 of the CPU a worker spends on its items. Workers always have an API URL
-    (:func:`_reachable_api`), so they can talk to it directly, as any Prefect process does.
+    Prefect's process pool otherwise forwards every event of a worker (3 per task run, about 50 per item)
+    through a multiprocessing queue to the sweep's process, which unpickles it and sends it on: pickling in
+    the workers, and about 6 CPU-s of relaying in the sweep's process for a 20-item sweep (docs/benchmarks.md
+    (f)). Workers always have an API URL (:func:`_reachable_api`), so they talk to it directly, as any Prefect
+    process does.
     """
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import set_api_log_sink
