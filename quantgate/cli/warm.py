@@ -63,7 +63,7 @@ def import_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def code_fingerprint() -> list[Any]:
-    """quantgate's source files (path, size, mtime) and the interpreter: changes when the code does."""
+    """quantgate's source files (path, size, mtime), the interpreter and the environment (venv) in use."""
     files = []
     for package in PACKAGES:
         for folder, dirs, names in os.walk(ROOT / package):
@@ -72,7 +72,7 @@ def code_fingerprint() -> list[Any]:
                 if name.endswith((".py", ".yaml")):
                     stat = os.stat(os.path.join(folder, name))
                     files.append([os.path.join(folder, name), stat.st_size, stat.st_mtime_ns])
-    return [sys.executable, sorted(files)]
+    return [os.path.realpath(sys.executable), sys.prefix, sorted(files)]
 
 
 def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -171,8 +171,11 @@ def _wait_for_child(sock: socket.socket, pid: int) -> int:
 
 def serve(sock_path: Path) -> None:
     """Import the experiment stack, then fork one child per request on ``sock_path`` (runs until killed)."""
+    import gc
+
     from quantgate.cli._common import quiet_orchestration
 
+    original_env = dict(os.environ)  # a restart (code changed) begins from the environment the runner got
     started_env = import_environment(os.environ)
     started_code = code_fingerprint()
     quiet_orchestration(verbose=False)  # as `quantgate run` does before importing Prefect
@@ -181,6 +184,8 @@ def serve(sock_path: Path) -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
+    gc.collect()
+    gc.freeze()  # children's collections skip the preloaded objects (and do not copy their pages)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     sock_path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -208,7 +213,8 @@ def serve(sock_path: Path) -> None:
                 os.close(fd)
             conn.close()
             if why.startswith("code"):
-                os.execv(sys.executable, [sys.executable, "-m", "quantgate.cli.warm", str(sock_path)])
+                listener.close()
+                os.execve(sys.executable, [sys.executable, "-m", "quantgate.cli.warm", str(sock_path)], original_env)
             continue
         child = os.fork()
         if child == 0:
@@ -275,7 +281,17 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> None
             sys.stderr.flush()
         with contextlib.suppress(OSError):
             _send(conn, {"exit": status})
+        _log_child_cpu(request["argv"], status)
     sys.exit(status)  # atexit handlers (Prefect's event and log workers) run as in a normal process
+
+
+def _log_child_cpu(argv: list[str], status: int) -> None:
+    """One line in the runner's log: this child's CPU seconds (``benchmarks/startup.py`` reads it)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with contextlib.suppress(OSError), runner_files()[2].open("a") as log:
+        log.write(f"done: pid {os.getpid()} exit {status} cpu {usage.ru_utime + usage.ru_stime:.3f} s\n")
 
 
 def _end_when_client_leaves(conn: socket.socket) -> None:

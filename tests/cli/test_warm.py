@@ -124,16 +124,21 @@ def test_run_when_client_is_killed_ends_its_child(home: Path) -> None:
 def test_run_when_code_changed_runs_in_process_and_runner_restarts(home: Path) -> None:
     source = REPO / "quantgate" / "cli" / "warm.py"
     stat = source.stat()
-    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # "edited"
     try:
         before = len(_served(home))
         result = _quantgate(home, "run", "experiments/no-such-file.yaml")
+
+        assert result.returncode != 0 and result.stderr.startswith("error: ")
+        assert len(_served(home)) == before
+        assert "refused: code changed since the runner started" in _log(home)
+        deadline = time.monotonic() + 120
+        while _log(home).count("warm runner ready") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        again = _quantgate(home, "run", "experiments/no-such-file.yaml")  # the restarted runner serves again
+        assert again.stderr == result.stderr and len(_served(home)) == before + 1
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-
-    assert result.returncode != 0 and result.stderr.startswith("error: ")
-    assert len(_served(home)) == before
-    assert "refused: code changed since the runner started" in _log(home)
 
 
 def test_server_stop_when_runner_runs_stops_it(home: Path) -> None:
