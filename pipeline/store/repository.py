@@ -249,7 +249,7 @@ class BarStore:
         names = ["ts", *OHLCV_COLUMNS, "source"]
         # Column-wise from plain tuples: building a frame from SQLAlchemy Rows probes each row's attributes
         # (a raised and caught KeyError per probe), about two thirds of a 600-bar read.
-        frame = pd.DataFrame(dict(zip(names, zip(*rows), strict=True)) if rows else {n: [] for n in names})
+        frame = pd.DataFrame(dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {n: [] for n in names})
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         frame = frame.set_index("ts")
         for column in OHLCV_COLUMNS:
