@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantgate.cli import app
+from tests.fakes.server import POLL_INTERVAL_S
 
 pytestmark = pytest.mark.slow
 AS_OF = "2012-06-05T00:00:00"  # the daily bar of 2012-06-04 has just closed
@@ -40,7 +41,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()
 
     def texts(self) -> list[str]:
         return [f"{m['subject']} | {m['text']}" for m in self.messages]
