@@ -4,8 +4,9 @@ Measured side by side in one run, alternating, in a throw-away QUANTGATE_HOME:
 
 1. ``quantgate server start`` there (the background Prefect server, reused by every command), then one
    warm-up ``quantgate run`` (ingests the sample bars, creates the MLflow database).
-2. ``--repeats`` times: ``quantgate run`` in a new process (wall time) and ``benchmarks/hand_script.py`` in a
-   new process (wall time). Medians and their ratio (target <= 4x).
+2. ``--repeats`` times: ``quantgate run`` in a new process (wall time; served by the warm runner that
+   ``server start`` started, checked in its log), the same with ``QUANTGATE_WARM=0`` (in-process, no runner)
+   and ``benchmarks/hand_script.py`` in a new process (wall time). Medians and their ratios (target <= 4x).
 3. Breakdown of a run: interpreter + ``import quantgate.cli``; ``import flows.experiment`` (prefect, mlflow,
    xgboost, the gate's statistics); the server's health round trip; the rest is the run's stages. Also
    ``import great_expectations`` alone, which a second run no longer pays (its passed quality report for
@@ -81,9 +82,18 @@ def main() -> None:
             url = out.split(": ", 1)[1].split(" ", 1)[0]
             result["warmup_run_s"], _ = timed([*quantgate, "run", CONFIG], env)
             runs, hand, hand_stages, runs_cpu, hand_cpu = [], [], [], [], []
+            cold, cold_cpu, warm_cpu = [], [], []
+            runner_log = Path(env["QUANTGATE_HOME"]) / "prefect-server" / "runner.log"
             for _ in range(args.repeats):
+                served = runner_log.read_text().count("served: ") if runner_log.exists() else 0
                 runs.append(timed([*quantgate, "run", CONFIG], env)[0])
                 runs_cpu.append(CPU_S[-1])
+                log = runner_log.read_text() if runner_log.exists() else ""
+                if log.count("served: ") != served + 1:
+                    raise SystemExit("the warm runner did not serve the run; see " + str(runner_log))
+                warm_cpu.append(CPU_S[-1] + float(log.rsplit("done: ", 1)[1].split(" cpu ")[1].split()[0]))
+                cold.append(timed([*quantgate, "run", CONFIG], {**env, "QUANTGATE_WARM": "0"})[0])
+                cold_cpu.append(CPU_S[-1])
                 seconds, out = timed([sys.executable, "benchmarks/hand_script.py"], env)
                 hand.append(seconds)
                 hand_cpu.append(CPU_S[-1])
@@ -106,9 +116,13 @@ def main() -> None:
             result["median_run_s"] = statistics.median(runs)
             result["median_hand_s"] = statistics.median(hand)
             result["ratio"] = result["median_run_s"] / result["median_hand_s"]
-            result["quantgate_run_cpu_s"] = runs_cpu
+            result["quantgate_run_cpu_s (client + forked child)"] = warm_cpu
             result["hand_script_cpu_s"] = hand_cpu
-            result["cpu_ratio"] = statistics.median(runs_cpu) / statistics.median(hand_cpu)
+            result["cpu_ratio"] = statistics.median(warm_cpu) / statistics.median(hand_cpu)
+            result["no_runner_run_s"] = cold
+            result["no_runner_run_cpu_s"] = cold_cpu
+            result["no_runner_ratio"] = statistics.median(cold) / result["median_hand_s"]
+            result["no_runner_cpu_ratio"] = statistics.median(cold_cpu) / statistics.median(hand_cpu)
             b = result["breakdown"]
             b["stages_and_tracking_s (median run - imports)"] = result["median_run_s"] - b["import_flows_experiment_s"]
         finally:

@@ -55,7 +55,8 @@ def test_exchange_calendar_when_cached_a_new_process_does_not_import_exchange_ca
     exchange_calendar(EQUITY_CALENDAR)
     code = (
         "import sys, pandas as pd; from pipeline.timeframes import expected_grid; "
-        "g = expected_grid('1d', pd.Timestamp('2012-01-01', tz='UTC'), pd.Timestamp('2013-01-01', tz='UTC'), 'equity'); "
+        "ts = lambda day: pd.Timestamp(day, tz='UTC'); "
+        "g = expected_grid('1d', ts('2012-01-01'), ts('2013-01-01'), 'equity'); "
         "print(len(g), 'exchange_calendars' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -32,5 +32,12 @@ app.add_typer(server.app, name="server")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: `quantgate run` goes to the warm runner when one serves (see warm.py)."""
+    import sys
+
+    from quantgate.cli import warm
+
+    status = warm.delegate(sys.argv[1:])
+    if status is not None:
+        sys.exit(status)
     app()

@@ -24,6 +24,13 @@ err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def reset_consoles() -> None:
+    """Re-detect terminal, width and colours of both consoles (a warm runner's child got new stdio)."""
+    width = None if sys.stdout.isatty() else 200
+    console.__init__(soft_wrap=True, width=width)  # type: ignore[misc]
+    err_console.__init__(stderr=True, soft_wrap=True, width=width)  # type: ignore[misc]
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one clean error line to stderr and return the Exit to raise."""
     err_console.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)

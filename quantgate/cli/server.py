@@ -113,6 +113,7 @@ def start(port: int | None = None, timeout: float = START_TIMEOUT_S) -> ServerSt
 
     running = status()
     if running is not None:
+        _start_runner(wait=False)
         return running
     pid_file, port_file, log_file = _files()
     pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -142,14 +143,33 @@ def start(port: int | None = None, timeout: float = START_TIMEOUT_S) -> ServerSt
             _clear()
             raise PlatformError(f"prefect server exited with status {process.returncode}; see {log_file}")
         if _healthy(url):
+            _start_runner(wait=False)
             return ServerState(process.pid, url)
         time.sleep(0.25)
     stop()
     raise PlatformError(f"prefect server did not answer at {url} within {timeout:.0f} s; see {log_file}")
 
 
+def _start_runner(wait: bool, timeout: float = START_TIMEOUT_S) -> None:
+    """Start the warm runner beside the server unless it runs (see warm.py); ``wait``: until it listens."""
+    from quantgate.cli import warm
+
+    _, sock_path, log = warm.runner_files()
+    pid = warm.running_pid()
+    if pid is None:
+        pid = warm.start(log)
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid) and not sock_path.exists():
+        time.sleep(0.1)
+
+
 def stop(timeout: float = STOP_TIMEOUT_S) -> int | None:
-    """Stop the background server (its whole process group); the pid stopped, or None if none ran."""
+    """Stop the background server (its whole process group) and the warm runner; the server's pid, or None."""
+    from quantgate.cli import warm
+
+    warm.stop()
     running = status()
     if running is None:
         return None
@@ -189,6 +209,7 @@ def start_command(
     """Start the background Prefect server (no-op if it runs); later commands reuse it."""
     already = status()
     state = start(port)
+    _start_runner(wait=True)  # the next `quantgate run` is the first one it serves
     verb = "already running" if already is not None else "started"
     console.print(f"prefect server {verb}: {state.url} (pid {state.pid}; log {_files()[2]})", highlight=False)
 
@@ -210,8 +231,17 @@ def status_command() -> None:
     if state is None:
         console.print("prefect server not running", highlight=False)
     else:
+        from quantgate.cli import warm
+
         healthy = "answering" if _healthy(state.url) else "NOT answering"
         console.print(f"prefect server running: {state.url} (pid {state.pid}, {healthy})", highlight=False)
+        runner = warm.running_pid()
+        ready = runner is not None and warm.runner_files()[1].exists()
+        console.print(
+            f"warm runner: {'ready' if ready else 'starting' if runner else 'not running'}"
+            + (f" (pid {runner})" if runner else ""),
+            highlight=False,
+        )
     if env_url:
         from pipeline.settings import redact_url
 
