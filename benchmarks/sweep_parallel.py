@@ -8,7 +8,12 @@ one, so neither Prefect's start-up nor its migrations are in the numbers. Each t
 empty QUANTGATE_HOME (resumability and the sweep claims skip nothing; every sweep ingests the same bars).
 Modes alternate within each repeat; the load average is recorded before and after every sweep (the
 machine may be shared). ``--parallel N`` runs the items in N spawned worker processes that stay warm
-across items (``flows/sweep.py``), so a sweep pays N workers' imports once, not once per item.
+across items (``flows/sweep.py``), so a sweep pays N workers' imports once, not once per item; the sweep's
+own process ingests and quality-checks each dataset once while the workers start.
+
+Besides wall time it records CPU seconds of the sweep (process and workers) and of the Prefect server, and
+the machine's idle CPU seconds: when the machine is shared, wall time measures the other users, while
+CPU-s / cores bounds what an idle machine could do (printed as the bound on the speed-up).
 
 Usage::
 
@@ -21,6 +26,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,6 +99,31 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + sys) so far of the live processes in process group ``pgid`` (the Prefect server)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot (``/proc/stat``), all users included."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / TICK, idle / TICK
+
+
 def run_sweep(folder: Path, parallel: int, home: Path, api_url: str, timeout: int) -> tuple[float, int, str]:
     env = {**base_env(home), "PREFECT_API_URL": api_url}
     exe = EXE
@@ -118,11 +149,14 @@ def main() -> None:
     server_home = root / "server-home"
     samples: dict[int, list[float]] = {p: [] for p in args.parallel}
     cpu: dict[int, list[float]] = {p: [] for p in args.parallel}
+    server_cpu: dict[int, list[float]] = {p: [] for p in args.parallel}
+    machine_idle: dict[int, list[float]] = {p: [] for p in args.parallel}
     loads: dict[int, list[tuple[float, float]]] = {p: [] for p in args.parallel}
     tails: dict[int, str] = {}
     failures = []
     try:
         api_url = start_server(server_home)
+        server_pgid = int((server_home / "prefect-server" / "server.pid").read_text())  # a session leader
         print(f"background Prefect server: {api_url} (load {load()})", flush=True)
         warm_folder = root / "warmup"
         warm_folder.mkdir()
@@ -135,9 +169,12 @@ def main() -> None:
         for r in range(args.repeats):
             for parallel in args.parallel:
                 home = root / f"home-p{parallel}-r{r}"
-                before, cpu_before = load(), children_cpu()
+                before, cpu_before, server_before = load(), children_cpu(), group_cpu(server_pgid)
+                idle_before = machine_cpu()[1]
                 seconds, rc, tail = run_sweep(configs, parallel, home, api_url, args.timeout)
                 cpu[parallel].append(children_cpu() - cpu_before)
+                server_cpu[parallel].append(group_cpu(server_pgid) - server_before)
+                machine_idle[parallel].append(machine_cpu()[1] - idle_before)
                 loads[parallel].append((before, load()))
                 tails[parallel] = tail
                 if rc != 0:
@@ -145,7 +182,8 @@ def main() -> None:
                 samples[parallel].append(seconds)
                 print(
                     f"repeat {r + 1}: --parallel {parallel}: {seconds:.1f} s wall, {cpu[parallel][-1]:.1f} CPU-s "
-                    f"(rc {rc}; load {before} -> {load()})",
+                    f"+ Prefect server {server_cpu[parallel][-1]:.1f} CPU-s; machine idle "
+                    f"{machine_idle[parallel][-1]:.1f} CPU-s (rc {rc}; load {before} -> {load()})",
                     flush=True,
                 )
     finally:
@@ -158,9 +196,12 @@ def main() -> None:
         "warmup_one_config_s": warm_s,
         "sweeps": stats,
         "load_average_1min_before_after": loads,
-        # CPU seconds of the sweep process and its workers (not the shared Prefect server): on a busy machine
-        # wall time mostly measures the other users; total CPU / cores bounds the wall time on an idle one
+        # CPU seconds of the sweep process and its workers, and of the Prefect server they talk to: on a busy
+        # machine wall time mostly measures the other users; total CPU / cores bounds the wall time on an
+        # idle one. machine_idle_cpu_s: idle CPU seconds of the whole machine during the sweep (0 = saturated)
         "cpu_s": cpu,
+        "server_cpu_s": server_cpu,
+        "machine_idle_cpu_s": machine_idle,
         "failures": failures,
         "output_tail": tails,
     }
@@ -174,6 +215,20 @@ def main() -> None:
         print(f"\n{len(failures)} sweep(s) exited non-zero; see output_tail in the JSON")
     print(f"\nlast output (--parallel {max(tails)}):\n{tails[max(tails)][-1500:]}")
     results["speedup"] = {p: base / st["median"] for p, st in stats.items()}
+    # With ``cores`` cores, a mode that needs C CPU-s (sweep + server) cannot finish faster than C / cores: the
+    # first mode's wall time W bounds the speed-up of a mode at W * cores / C (C measured under the same load).
+    cores = len(os.sched_getaffinity(0))
+    first = min(stats)
+    total = {p: statistics.median(c + s for c, s in zip(cpu[p], server_cpu[p], strict=True)) for p in stats}
+    results["cpu_total_s"] = total
+    results["speedup_bound_from_cpu"] = {p: base * cores / total[p] for p in stats}
+    print(
+        "\nCPU-s (sweep + Prefect server), median: "
+        + ", ".join(f"--parallel {p}: {total[p]:.1f}" for p in stats)
+        + f"; --parallel {first} used {total[first] / base:.2f} cores on average; on {cores} cores its {base:.1f} s "
+        + "bound the speed-up at "
+        + ", ".join(f"{results['speedup_bound_from_cpu'][p]:.2f}x (--parallel {p})" for p in stats if p != first)
+    )
     write_json(args.json, results)
     shutil.rmtree(root, ignore_errors=True)
 

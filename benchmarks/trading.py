@@ -10,7 +10,9 @@ experiments/goog_binary_long_flat.yaml``), then::
   Production alias, read the trailing window from the store, check its bars' quality verdicts, features,
   predict, the shared rule, risk, ledger write, submit) for ``--cycles`` consecutive closed bars at the end of the
   window, on a throw-away strategy with its own paper account. The first ``--warm`` cycles are not counted
-  (model pinned, imports done). p50/p99 in ms. Target (issue 11): p99 <= 50 ms on 2 cores.
+  (model pinned, imports done). p50/p99 in ms. Target (issue 11): p99 <= 50 ms on 2 cores. ``by_kind``
+  splits the cycles: ``decision`` bars (features + prediction, every ``holding_period``-th bar since the
+  anchor) or ``held`` ones, ``+order`` when an order was sent.
 * **core**: the same cycles without the ingest check and the quality verdicts: the trailing window read from
   the store, the alias lookup, ``run_cycle`` (reconcile, predict at decision bars, rule, risk, ledger, submit).
 * **replay**: ``replay`` over ``[start, end]``: bars/s of the whole replay (cycles plus the backtest
@@ -53,7 +55,9 @@ def _latency(trading, start: dt.date, end: dt.date, cycles: int, warm: int, prof
     bars = load_experiment_bars(data).bars
     closes = [ts + bar_length(data.timeframe) for ts in bars.index[-(cycles + warm) :]]
     strategy = trading.model_copy(update={"name": f"bench-{uuid.uuid4().hex[:8]}", "start": start})
-    seconds, cpu_seconds, sent = [], [], 0
+    seconds, cpu_seconds, sent, kinds = [], [], 0, []
+    since_anchor = bars.index[bars.index >= pd.Timestamp(start, tz="UTC")]
+    holding = model.config.target.holding_period
     profiler = cProfile.Profile(time.process_time)
     for i, close in enumerate(closes):
         now = pd.Timestamp(close).to_pydatetime()
@@ -68,10 +72,20 @@ def _latency(trading, start: dt.date, end: dt.date, cycles: int, warm: int, prof
         if measured:
             seconds.append(elapsed)
             cpu_seconds.append(used)
-            sent += sum(1 for o in result.orders if o.status.value != "DENIED")
+            ordered = sum(1 for o in result.orders if o.status.value != "DENIED")
+            sent += ordered
+            decision = since_anchor.get_loc(pd.Timestamp(close) - bar_length(data.timeframe)) % holding == 0
+            kinds.append(("decision" if decision else "held") + ("+order" if ordered else ""))
     if profile:
         _print_profile(profiler, "latency")
-    return {"cycles": len(seconds), "orders_sent": sent, **_percentiles(seconds, cpu_seconds)}
+    by_kind = {}
+    for kind in sorted(set(kinds)):
+        picked = [j for j, k in enumerate(kinds) if k == kind]
+        by_kind[kind] = {
+            "cycles": len(picked),
+            **_percentiles([seconds[j] for j in picked], [cpu_seconds[j] for j in picked]),
+        }
+    return {"cycles": len(seconds), "orders_sent": sent, **_percentiles(seconds, cpu_seconds), "by_kind": by_kind}
 
 
 def _percentiles(seconds: list[float], cpu_seconds: list[float]) -> dict:

@@ -12,7 +12,7 @@ import datetime as dt
 from prefect import flow
 
 from pipeline.errors import first_line
-from pipeline.execution.runner import first_decision, trade_once
+from pipeline.execution.runner import first_decision
 from pipeline.execution.session import CycleResult
 from tasks.trade import (
     load_trading,
@@ -22,6 +22,7 @@ from tasks.trade import (
     session_for,
     track_cycle,
     trade_bar,
+    trade_without_model,
     trading_state,
     update_bars,
 )
@@ -55,10 +56,11 @@ def trade_flow(trading_path: str, as_of: str | None = None) -> CycleResult:
 def _cycle(trading, now: dt.datetime) -> CycleResult:
     model = resolve_production(trading)
     if model is None:  # on_no_model: flatten or hold, on the bars the account holds
-        return trade_once(trading, now)
-    session = session_for(trading, model)
-    bars = update_bars(model, trading, first_decision(model, now), now, session.anchor)
-    result = trade_bar(session, now, bars, model)
+        session, bars, result = trade_without_model(trading, now)
+    else:
+        session = session_for(trading, model)
+        bars = update_bars(model, trading, first_decision(model, now), now, session.anchor)
+        result = trade_bar(session, now, bars, model)
     publish_cycle(session, result)
-    track_cycle(session, result, bars)
+    track_cycle(session, result, bars, now)
     return result

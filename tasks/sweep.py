@@ -1,5 +1,6 @@
 """Sweep tasks: plan the folder, decide what to skip, keep the sweep's MLflow run and leaderboard."""
 
+import os
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,13 @@ from tasks._common import IN_MEMORY
 def plan_sweep(folder: str) -> SweepPlan:
     """Every experiment under the folder; bad files are listed, not fatal."""
     return discover(folder)
+
+
+@task(name="start-worker", **IN_MEMORY)
+def start_worker() -> int:
+    """Nothing but start a worker process: submitted once per worker when a parallel sweep begins, so the
+    processes spawn and import (their initializer) while the sweep's process sets up. Returns the pid."""
+    return os.getpid()
 
 
 @task(name="prepare-data", **IN_MEMORY)

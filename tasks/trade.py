@@ -11,7 +11,7 @@ from prefect.artifacts import create_table_artifact
 from pipeline.errors import ExecutionError, first_line
 from pipeline.execution.cycle import resolve_model, run_cycle
 from pipeline.execution.production import PinnedModel
-from pipeline.execution.runner import load_bars, open_session, symbols_of
+from pipeline.execution.runner import load_bars, no_model_cycle, open_session, symbols_of
 from pipeline.execution.session import CycleResult, TradingSession
 from pipeline.execution.trading_file import TradingFile, load_trading_file
 from tasks._common import IN_MEMORY, retry_unless_permanent
@@ -57,6 +57,14 @@ def trade_bar(
 ) -> CycleResult:
     """Reconcile (fail closed), decide with the shared rule, check risk, write the ledger, submit, record."""
     return run_cycle(session, now, bars, model, model.config.data.timeframe, model.asset_class)
+
+
+@task(name="trade-without-model", **IN_MEMORY)  # no retries, as trade-bar
+def trade_without_model(
+    trading: TradingFile, now: dt.datetime
+) -> tuple[TradingSession, dict[str, pd.DataFrame], CycleResult]:
+    """No Production version: flatten what the account holds, or hold, per the file's ``on_no_model``."""
+    return no_model_cycle(trading, now)
 
 
 @task(name="trading-state", **IN_MEMORY)
@@ -107,11 +115,14 @@ def publish_cycle(session: TradingSession, result: CycleResult) -> None:
 
 
 @task(name="track-trading-day", retries=1, retry_delay_seconds=5, **IN_MEMORY)
-def track_cycle(session: TradingSession, result: CycleResult, bars: dict[str, pd.DataFrame]) -> str | None:
-    """Add the cycle's PnL, exposure and orders (step = bar time in ms) to its trading day's MLflow run."""
+def track_cycle(
+    session: TradingSession, result: CycleResult, bars: dict[str, pd.DataFrame], now: dt.datetime | None = None
+) -> str | None:
+    """Add the cycle's PnL, exposure and orders (step = bar time in ms; ``now`` when no bar was traded) to
+    its trading day's MLflow run."""
     from pipeline.execution.tracking import log_cycle
 
-    return log_cycle(session, result, bars)
+    return log_cycle(session, result, bars, at=now)
 
 
 def send_notification(block: str, subject: str, body: str) -> None:

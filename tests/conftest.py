@@ -7,6 +7,8 @@ overrides the admin connection. Each test session creates its own databases and 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,10 @@ from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("QUANTGATE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[1]
+# Cache compiled modules and pytest's rewritten test modules in __pycache__ (ignored by git) even where
+# PYTHONDONTWRITEBYTECODE is set: otherwise every xdist worker, and every `quantgate` subprocess a test starts,
+# compiles the repository's modules again (about 3 CPU-seconds per process). Reading the cache is never disabled.
+sys.dont_write_bytecode = False
 # Tests write lenient gates on purpose; the shipped policy is tested explicitly (tests/config/test_gate_policy.py).
 os.environ.setdefault("QUANTGATE_GATE_POLICY", str(REPO / "tests" / "fixtures" / "lenient_gate_policy.yaml"))
 
@@ -76,6 +82,53 @@ def qg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("QUANTGATE_DB_URL", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty embedded MLflow store (SQLite file), made once per test process by ``configure_mlflow``.
+
+    Building MLflow's schema (its Alembic migrations) costs about a CPU-second per store; fixtures that need a
+    fresh embedded store copy this file into their home instead (:func:`seed_mlflow`). Tests of first-time schema
+    creation itself (tests/tracking/test_schema_race.py, ``configure_mlflow`` on an empty home) do not use it.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    import mlflow
+
+    from pipeline.tracking import configure_mlflow
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) if mlflow.is_tracking_uri_set() else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUANTGATE_HOME", str(folder / "home"))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        configure_mlflow()
+    if before is None:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    else:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+    template = folder / "mlflow.db"
+    # The backup API copies a consistent snapshot, including what is still in the write-ahead log.
+    with closing(sqlite3.connect(folder / "home" / "mlflow.db")) as source, closing(sqlite3.connect(template)) as copy:
+        source.backup(copy)
+    return template
+
+
+def seed_mlflow(home: Path, template: Path) -> Path:
+    """Put an empty MLflow store at ``home/mlflow.db`` (where ``configure_mlflow`` looks) from ``template``."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, home / "mlflow.db")
+    return home
+
+
+@pytest.fixture
+def mlflow_seeded(qg_home: Path, mlflow_template: Path) -> Path:
+    """``qg_home`` with an empty embedded MLflow store already in it (see :func:`mlflow_template`)."""
+    return seed_mlflow(qg_home, mlflow_template)
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,7 @@ def decide(
         return cache[key]
     upto = bars[bars.index <= decision_ts]
     window = upto.iloc[-(model.history_bars + 1) :]
-    proba = model.predict(window)
+    proba = model.predict(window, last=True)  # only the decision bar's row is read below
     matrix = np.full((len(traded), model.config.target.n_classes), np.nan)
     if decision_ts in proba.index:
         matrix[k] = proba.loc[decision_ts].to_numpy(dtype="float64")

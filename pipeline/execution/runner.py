@@ -7,11 +7,11 @@ import datetime as dt
 import pandas as pd
 
 from pipeline.execution.brokers import make_broker
-from pipeline.execution.cycle import resolve_model, run_cycle
+from pipeline.execution.cycle import closed_bars, resolve_model, run_cycle
 from pipeline.execution.ledger import Ledger
 from pipeline.execution.paper import PaperBroker
 from pipeline.execution.production import PinnedModel
-from pipeline.execution.session import CycleResult, TradingSession, risk_engine
+from pipeline.execution.session import NO_MODEL, CycleResult, TradingSession, risk_engine
 from pipeline.execution.trading_file import TradingFile
 from pipeline.timeframes import bar_length
 
@@ -111,7 +111,8 @@ def trade_once(
 ) -> CycleResult:
     """Run one cycle of ``trading`` for the last bar closed at ``now`` (default: the current time).
 
-    With ``track``, the cycle is also a step of its trading day's MLflow run (after the orders are sent).
+    With ``track``, the cycle is also a step of its trading day's MLflow run (after the orders are sent),
+    with or without a Production version.
     """
     from pipeline.tracking import configure_mlflow
 
@@ -119,34 +120,42 @@ def trade_once(
     now = now or dt.datetime.now(dt.UTC)
     model = resolve_model(trading)
     if model is None:
-        return _no_model_cycle(trading, now, db_url)
-    costs, timeframe = model.config.costs, model.config.data.timeframe
-    session = open_session(
-        trading,
-        timeframe=timeframe,
-        fee_bps=costs.fee_bps,
-        slippage_bps=costs.slippage_bps,
-        db_url=db_url,
-        asset_class=model.asset_class,
-    )
-    first = first_decision(model, now)
-    bars = load_bars(model, symbols_of(trading, model), first, now.date(), anchor=session.anchor)
-    result = run_cycle(session, now, bars, model, timeframe, model.asset_class)
+        session, bars, result = no_model_cycle(trading, now, db_url)
+    else:
+        costs, timeframe = model.config.costs, model.config.data.timeframe
+        session = open_session(
+            trading,
+            timeframe=timeframe,
+            fee_bps=costs.fee_bps,
+            slippage_bps=costs.slippage_bps,
+            db_url=db_url,
+            asset_class=model.asset_class,
+        )
+        first = first_decision(model, now)
+        bars = load_bars(model, symbols_of(trading, model), first, now.date(), anchor=session.anchor)
+        result = run_cycle(session, now, bars, model, timeframe, model.asset_class)
     if track:
         from pipeline.execution.tracking import log_cycle
 
-        log_cycle(session, result, bars, db_url)
+        log_cycle(session, result, bars, db_url, at=now)
     return result
 
 
-def _no_model_cycle(trading: TradingFile, now: dt.datetime, db_url: str | None) -> CycleResult:
-    """Without a Production version: flatten what the account holds (or hold), per ``on_no_model``."""
-    session = open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0, db_url=db_url)
-    held = session.broker.positions()
-    if trading.on_no_model == "hold" or not held:
-        return CycleResult(None, "none", {}, [], session.broker.account().cash, skipped="no Production version")
+def no_model_cycle(
+    trading: TradingFile, now: dt.datetime, db_url: str | None = None
+) -> tuple[TradingSession, dict[str, pd.DataFrame], CycleResult]:
+    """Without a Production version: flatten what the account holds (or hold), per ``on_no_model``.
+
+    Returns the session, the closed daily bars of the symbols held (what the account is marked at) and the
+    cycle's result.
+    """
     from pipeline.store import BarStore
 
+    session = open_session(trading, timeframe="1d", fee_bps=0.0, slippage_bps=0.0, db_url=db_url)
+    held = session.broker.positions()
     store = BarStore(db_url)
-    bars = {s: store.load(s, "1d", end=now) for s in held}
-    return run_cycle(session, now, bars, None, "1d", "equity")
+    bars = {s: closed_bars(store.load(s, "1d", end=now), now, "1d") for s in held}
+    if trading.on_no_model == "hold" or not held:
+        cash = session.broker.account().cash
+        return session, bars, CycleResult(None, NO_MODEL, {}, [], cash, skipped="no Production version")
+    return session, bars, run_cycle(session, now, bars, None, "1d", "equity")

@@ -52,8 +52,11 @@ def experiment_name(strategy: str) -> str:
     return f"trading/{strategy}"
 
 
-def cycle_metrics(session: TradingSession, result: CycleResult, bars: dict[str, pd.DataFrame]) -> DayMetrics:
-    """The account after the cycle, marked at each symbol's last closed bar (step: bar time in ms)."""
+def cycle_metrics(
+    session: TradingSession, result: CycleResult, bars: dict[str, pd.DataFrame], at: dt.datetime | None = None
+) -> DayMetrics:
+    """The account after the cycle, marked at each symbol's last closed bar (step: bar time in ms, or ``at``
+    for a cycle that traded no bar)."""
     account = session.broker.account()
     prices = {s: float(frame["close"].iloc[-1]) for s, frame in bars.items() if not frame.empty}
     marked = {s: p.quantity * prices.get(s, p.avg_price) for s, p in account.positions.items()}
@@ -61,7 +64,7 @@ def cycle_metrics(session: TradingSession, result: CycleResult, bars: dict[str, 
     scale = equity if equity > 0 else float("nan")
     denied = sum(1 for o in result.orders if o.status is OrderStatus.DENIED)
     return DayMetrics(
-        step=int(pd.Timestamp(result.bar_ts).value // 1_000_000),
+        step=int(pd.Timestamp(result.bar_ts or at).value // 1_000_000),
         equity=equity,
         pnl=equity - session.trading.capital,
         gross_exposure=sum(abs(v) for v in marked.values()) / scale,
@@ -74,14 +77,14 @@ def cycle_metrics(session: TradingSession, result: CycleResult, bars: dict[str, 
 def day_run(strategy: str, day: dt.date, db_url: str | None = None) -> str:
     """The run id of ``strategy``'s trading ``day``, created once (under a lock) and found by its tags after."""
     import mlflow
-    from mlflow import MlflowClient
 
     from pipeline.store.locks import exclusive
+    from pipeline.tracking.mlflow_setup import tracking_client
 
     key = (mlflow.get_tracking_uri(), strategy, day.isoformat())
     if key in _day_runs:
         return _day_runs[key]
-    client = MlflowClient()
+    client = tracking_client()
     with exclusive(f"quantgate.trading-day-run:{strategy}", db_url):
         name = experiment_name(strategy)
         found = client.get_experiment_by_name(name)
@@ -98,18 +101,28 @@ def day_run(strategy: str, day: dt.date, db_url: str | None = None) -> str:
 
 
 def log_cycle(
-    session: TradingSession, result: CycleResult, bars: dict[str, pd.DataFrame], db_url: str | None = None
+    session: TradingSession,
+    result: CycleResult,
+    bars: dict[str, pd.DataFrame],
+    db_url: str | None = None,
+    at: dt.datetime | None = None,
 ) -> str | None:
-    """Add this cycle's metrics to the run of its bar's trading day; return the run id (None: no bar traded)."""
-    if result.bar_ts is None:
+    """Add this cycle's metrics to the run of its bar's trading day; return the run id.
+
+    A cycle that traded no bar (no Production version and nothing held, or ``on_no_model: hold``) is
+    logged at ``at``, the cycle's time (None: not logged).
+    """
+    when = result.bar_ts or at
+    if when is None:
         return None
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, RunTag
 
-    metrics = cycle_metrics(session, result, bars)
-    run_id = day_run(session.strategy, result.bar_ts.date(), db_url)
+    from pipeline.tracking.mlflow_setup import tracking_client
+
+    metrics = cycle_metrics(session, result, bars, when)
+    run_id = day_run(session.strategy, when.date(), db_url)
     stamp = int(time.time() * 1000)
-    client = MlflowClient()
+    client = tracking_client()
     client.log_batch(
         run_id,
         metrics=[Metric(k, v, stamp, metrics.step) for k, v in metrics.as_dict().items()],

@@ -1,11 +1,12 @@
 """Per-bar quality verdicts: which stored bars of a series passed the suite, so a reader checks a verdict.
 
-The suite is run where bars enter the store (ingestion flows, the experiment's quality stage, a trading
-cycle that had to ingest) and every bar of a window that passed is recorded with a hash of its open time
-and values. A later reader of a window (the trading cycle) then only compares its bars' hashes with the
-stored ones: a window whose bars all passed, unchanged, is not validated again; new bars are validated
-with :data:`CONTEXT_BARS` bars before them (the jump check's centred window is 50), and a window with a
-changed, missing or never-checked bar before its last passed one is validated whole.
+Wherever the suite passes a window of a series (the experiment's quality stage through
+:func:`pipeline.quality.cache.validate_bars_cached` with ``symbol``, the trading cycle through
+:func:`check_window`), every bar of it is recorded with a hash of its open time and values. A later reader
+of a window (the trading cycle) then only compares its bars' hashes with the stored ones: a window whose
+bars all passed, unchanged, is not validated again; new bars are validated with :data:`CONTEXT_BARS` bars
+before them (the jump check's centred window is 50), and a window with a changed, missing or never-checked
+bar before its last passed one is validated whole.
 
 Verdicts are kept per series (symbol, timeframe, asset class) under
 ``$QUANTGATE_HOME/cache/quality/verdicts/``, keyed like :mod:`pipeline.quality.cache` by the suite

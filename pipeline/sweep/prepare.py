@@ -134,7 +134,12 @@ def prepare_datasets(plan: SweepPlan, locks: DatasetLocks | None = None) -> Prep
             bars = load_experiment_bars(data)
             ingested += bars.ingested
             validate_bars_cached(
-                bars.bars, asset_class=bars.asset_class, timeframe=data.timeframe, start=data.start, end=data.end
+                bars.bars,
+                asset_class=bars.asset_class,
+                timeframe=data.timeframe,
+                start=data.start,
+                end=data.end,
+                symbol=data.symbol,  # as the experiment's quality task does
             )
         except PlatformError as exc:
             errors.append(f"{data.symbol} {data.timeframe}: {first_line(exc)}")

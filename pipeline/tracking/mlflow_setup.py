@@ -214,6 +214,19 @@ def ensure_schema(tracking_uri: str) -> None:
         _schema_ready.add(tracking_uri)
 
 
+_clients: dict[tuple[str, str], mlflow.MlflowClient] = {}
+
+
+def tracking_client() -> mlflow.MlflowClient:
+    """The MlflowClient of the configured tracking and registry URIs, built once per pair and reused
+    (a trading cycle looks the Production alias up every bar without building a client each time)."""
+    key = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = mlflow.MlflowClient(*key)
+    return client
+
+
 def experiment_artifact_location(experiment_name: str) -> str:
     """Return where a new experiment named ``experiment_name`` keeps its artifacts.
 

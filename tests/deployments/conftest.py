@@ -1,8 +1,9 @@
 """A real Prefect deployment stack, as a user runs it: `prefect server start`, `deployments/setup.sh`, a worker.
 
-Module-scoped: each test module that uses ``worker`` pays for one server (own PREFECT_HOME and database), one
-`setup.sh` and one process worker. quantgate's tables and MLflow are on the session's PostgreSQL databases.
-Every wait has a deadline; every process started here is stopped (with its process group) at the end.
+Session-scoped: one server (own PREFECT_HOME and database) and one `setup.sh` per test process, shared by the
+modules that need them (each triggers its own deployments on its own work pool); each module starts its own
+process worker. quantgate's tables and MLflow are on the session's PostgreSQL databases. Every wait has a
+deadline; every process started here is stopped (with its process group) at the end.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class PrefectStack:
         pytest.fail(f"flow run {flow_run_id} not final after {deadline_s}s; worker log:\n{tail}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
     """`prefect server start` on a free port with its own PREFECT_HOME and its own PostgreSQL database (as a
     team runs it; SQLite locks under a worker's load on 2 cores); the scheduler looks every second."""
@@ -149,7 +150,7 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
         _drop_database(database)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployed(prefect_stack: PrefectStack) -> PrefectStack:
     """`deployments/setup.sh`, run with no venv on PATH, as the README says."""
     result = subprocess.run(
@@ -173,13 +174,10 @@ class Stores:
     artifacts: Path
 
 
-@pytest.fixture(scope="module")
-def worker(
-    deployed: PrefectStack, pg_url: str, pg_mlflow_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stores]:
-    """`quantgate db init`, then a process worker on `quantgate-research`, started outside the checkout, on the
-    PostgreSQL stores."""
-    where = tmp_path_factory.mktemp("worker")
+def worker_stores(deployed: PrefectStack, pg_url: str, pg_mlflow_url: str, where: Path) -> tuple[Stores, dict]:
+    """The PostgreSQL stores of a worker started in ``where`` (outside the checkout) and its environment, after
+    `quantgate db init`: as the README says, both databases are created and migrated once, before workers share
+    them."""
     stores = Stores(pg_url, pg_mlflow_url, where / "mlartifacts")
     env = {
         **deployed.env,
@@ -190,20 +188,35 @@ def worker(
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
     }
-    # As the README says: create and migrate both databases once, before workers share them.
     init = subprocess.run(
         [str(BIN / "quantgate"), "db", "init"], cwd=where, env=env, capture_output=True, text=True, timeout=300
     )
     assert init.returncode == 0, init.stdout + init.stderr
-    with (deployed.logs / "worker.log").open("w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-research", "--limit", "3"],
+    return stores, env
+
+
+def start_worker(env: dict, where: Path, pool: str, limit: int, log: Path) -> subprocess.Popen:
+    """`prefect worker start --pool POOL --limit LIMIT` in ``where``, in its own session, logging to ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", str(limit)],
             cwd=where,
             env=env,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+@pytest.fixture(scope="module")
+def worker(
+    deployed: PrefectStack, pg_url: str, pg_mlflow_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    """`quantgate db init`, then a process worker on `quantgate-research`, started outside the checkout, on the
+    PostgreSQL stores."""
+    where = tmp_path_factory.mktemp("worker")
+    stores, env = worker_stores(deployed, pg_url, pg_mlflow_url, where)
+    process = start_worker(env, where, "quantgate-research", 3, deployed.logs / "worker.log")
     try:
         yield stores
     finally:

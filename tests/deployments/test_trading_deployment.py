@@ -14,7 +14,7 @@ import yaml
 
 from pipeline.execution.trading_file import load_trading_file
 from tests.conftest import REPO
-from tests.deployments.conftest import BIN, PrefectStack, Stores, _stop
+from tests.deployments.conftest import BIN, PrefectStack, Stores, _stop, start_worker, worker_stores
 from tests.deployments.test_deployed_runs import trigger
 from tests.flows.conftest import experiment
 
@@ -53,20 +53,7 @@ def trading_worker(
 ) -> Iterator[tuple[Stores, dict[str, str], Path]]:
     """`quantgate db init`, a model promoted with `quantgate run`, then a process worker on quantgate-trading."""
     where = tmp_path_factory.mktemp("trading-worker")
-    stores = Stores(pg_url, pg_mlflow_url, where / "mlartifacts")
-    env = {
-        **deployed.env,
-        "QUANTGATE_HOME": str(where / "home"),
-        "QUANTGATE_DB_URL": pg_url,
-        "MLFLOW_TRACKING_URI": pg_mlflow_url,
-        "QUANTGATE_ARTIFACT_ROOT": stores.artifacts.as_uri(),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_PREFETCH_SECONDS": "2",
-    }
-    init = subprocess.run(
-        [str(BIN / "quantgate"), "db", "init"], cwd=where, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert init.returncode == 0, init.stdout + init.stderr
+    stores, env = worker_stores(deployed, pg_url, pg_mlflow_url, where)
     config = where / "deployed-trade.yaml"
     raw = experiment("deployed-trade", costs={"fee_bps": 0.0, "slippage_bps": 0.0})
     raw["gate"].update(bootstrap_reps=100, leakage_cuts=2)
@@ -75,15 +62,7 @@ def trading_worker(
         [str(BIN / "quantgate"), "run", str(config)], cwd=where, env=env, capture_output=True, text=True, timeout=900
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    with (deployed.logs / "trading-worker.log").open("w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "quantgate-trading", "--limit", "1"],
-            cwd=where,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_worker(env, where, "quantgate-trading", 1, deployed.logs / "trading-worker.log")
     try:
         yield stores, env, where
     finally:

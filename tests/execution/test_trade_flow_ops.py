@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantgate.cli import app
+from tests.fakes.server import POLL_INTERVAL_S
 
 pytestmark = pytest.mark.slow
 AS_OF = "2012-06-05T00:00:00"  # the daily bar of 2012-06-04 has just closed
@@ -40,7 +41,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()
 
     def texts(self) -> list[str]:
         return [f"{m['subject']} | {m['text']}" for m in self.messages]
@@ -199,3 +200,32 @@ def test_trade_once_command_when_run_is_a_step_of_its_trading_day_run(promoted, 
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("trading/aapl-cli-day").experiment_id])
     assert run.data.tags[DAY_TAG] == "2012-06-04" and run.data.metrics["orders"] == 1.0
+
+
+def test_trade_flow_without_a_production_version_still_publishes_and_logs_its_day(promoted, tmp_path):
+    """Runs last in this module: it demotes the module's model (on_no_model: flatten)."""
+    from mlflow import MlflowClient
+
+    from flows.trade import trade_flow
+    from pipeline.execution.tracking import DAY_TAG
+
+    path = promoted.trading_file(tmp_path, "aapl-no-model")
+    (bought,) = trade_flow(str(path), as_of=AS_OF).orders
+    assert CliRunner().invoke(app, ["demote", promoted.model, "--reason", "test"]).exit_code == 0
+    flat = trade_flow(str(path), as_of="2012-06-06T00:00:00")
+    (sold,) = flat.orders
+    assert (flat.model_version, sold.side.value, sold.status.value) == ("none", "SELL", "FILLED")
+    orders = max(_artifacts("aapl-no-model-orders"), key=lambda a: a.created)  # one version per cycle
+    rows = json.loads(orders.data) if isinstance(orders.data, str) else orders.data
+    assert [(r["client_order_id"], r["model_version"]) for r in rows] == [(sold.client_order_id, "none")]
+    idle = trade_flow(str(path), as_of="2012-06-07T00:00:00")  # nothing held, no model: no bar traded
+    assert idle.bar_ts is None and idle.orders == []
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("trading/aapl-no-model").experiment_id])
+    days = {r.data.tags[DAY_TAG]: r for r in runs}
+    assert sorted(days) == ["2012-06-04", "2012-06-05", "2012-06-07"]
+    assert days["2012-06-05"].data.tags["model_version"] == "none"
+    assert days["2012-06-05"].data.metrics["orders"] == 1.0 and days["2012-06-05"].data.metrics["gross_exposure"] == 0
+    (step,) = client.get_metric_history(days["2012-06-07"].info.run_id, "orders")
+    assert (step.step, step.value) == (int(dt.datetime(2012, 6, 7, tzinfo=dt.UTC).timestamp() * 1000), 0.0)
+    assert bought.side.value == "BUY"

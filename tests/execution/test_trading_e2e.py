@@ -194,3 +194,11 @@ def test_trade_once_after_demote_flattens_per_on_no_model(promoted, tmp_path):
     assert flat["model_version"] == "none"
     assert [(o["side"], o["status"], o["model_version"]) for o in flat["orders"]] == [("SELL", "FILLED", "none")]
     assert _cli("positions", str(path))[0]["positions"] == {}
+    from mlflow import MlflowClient
+
+    from pipeline.execution.tracking import DAY_TAG
+
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("trading/aapl-demote").experiment_id])
+    day = {r.data.tags[DAY_TAG]: r for r in runs}["2012-06-05"]  # the flattening cycle is a step of its day
+    assert day.data.tags["model_version"] == "none" and day.data.metrics["orders"] == 1.0

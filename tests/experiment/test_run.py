@@ -17,11 +17,11 @@ from tests.tracking.builders import experiment
 
 
 @pytest.fixture
-def sqlite_mlflow(qg_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """MLflow on a fresh SQLite file with no connection pool, so replacing the file breaks the store."""
+def sqlite_mlflow(mlflow_seeded: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MLflow on an empty SQLite file with no connection pool, so replacing the file breaks the store."""
     monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     configure_mlflow()
-    yield qg_home
+    yield mlflow_seeded
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
 

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.server import POLL_INTERVAL_S
+
 #: Order statuses ``status=closed`` lists; every other status is open.
 CLOSED = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
 
@@ -271,7 +273,7 @@ class AlpacaVenue:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Response = tuple[int, dict[str, str], bytes]
+#: How often a fake's serving loop checks for shutdown; ``shutdown()`` waits up to this long (stdlib default 0.5 s).
+POLL_INTERVAL_S = 0.02
 
 
 @dataclass
@@ -200,7 +202,7 @@ class FakeService:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,), daemon=True)
         self._thread.start()
         return self
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
+from tests.conftest import seed_mlflow
+
 
 @dataclass(frozen=True)
 class RegistryEnv:
@@ -41,6 +43,7 @@ def registry_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         patch.delenv("QUANTGATE_DB_URL", raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         if request.param == "sqlite":
+            seed_mlflow(home, request.getfixturevalue("mlflow_template"))  # an empty store, schema already built
             uri, db_url = None, f"sqlite:///{home / 'quantgate.db'}"
         else:
             uri, db_url = request.getfixturevalue("pg_mlflow_url"), request.getfixturevalue("pg_url")

@@ -57,6 +57,9 @@ def example_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     folder.mkdir()
     module = folder / "example.py"
     module.write_text(EXAMPLE_MODULE)
+    # Built-in sources register on first import, which happens once per process: register them in the real
+    # registry before the copy below stands in for it, or they would be gone from it after this test.
+    base._discover()
     monkeypatch.setattr(sources_package, "__path__", [*sources_package.__path__, str(folder)])
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))  # the registration ends with the test
     yield module

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from flows.sweep import THREAD_VARIABLES, worker_threads
+from pipeline.sweep.running import THREAD_VARIABLES, worker_threads
 
 
 def _child_environment(queue: multiprocessing.Queue) -> None:

@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 
 import mlflow
+import pytest
 
 from pipeline.tracking import configure_mlflow, data_fingerprint, start_run
 from pipeline.tracking import tags as T
 from tests.stubs import random_walk_bars
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_log_data_fingerprint_when_logged_adds_the_bars_as_dataset_input(qg_home: Path) -> None:
     configure_mlflow()
     bars = random_walk_bars(80)
@@ -31,6 +33,7 @@ def test_log_data_fingerprint_when_logged_adds_the_bars_as_dataset_input(qg_home
     assert {(t.key, t.value) for t in inputs[0].tags} == {("mlflow.data.context", "training")}
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_ensure_experiment_when_created_or_found_marks_it_a_model_development_experiment(qg_home: Path) -> None:
     from pipeline.tracking import ensure_experiment
 

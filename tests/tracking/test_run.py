@@ -105,6 +105,7 @@ def test_run_logger_when_full_run_logged_records_everything(mlflow_uri: str, qg_
     assert info.metadata == {"n_classes": 2}
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_start_run_when_block_raises_marks_run_failed(qg_home: Path) -> None:
     configure_mlflow()
     with pytest.raises(RuntimeError), start_run("fails", run_name="boom") as run:
@@ -112,6 +113,7 @@ def test_start_run_when_block_raises_marks_run_failed(qg_home: Path) -> None:
     assert mlflow.MlflowClient().get_run(run.run_id).info.status == "FAILED"
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_find_finished_run_when_tags_match_returns_newest_finished(qg_home: Path) -> None:
     configure_mlflow()
     tags = {"quantgate.config_hash": "abc123", "data.symbol": "AAPL"}
@@ -128,6 +130,7 @@ def test_find_finished_run_when_tags_match_returns_newest_finished(qg_home: Path
     assert stored.data.tags["mlflow.parentRunId"] == parent.run_id
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_start_run_when_nested_without_parent_raises(qg_home: Path) -> None:
     configure_mlflow()
     with pytest.raises(TrackingError, match="no parent run"):
@@ -146,6 +149,7 @@ def test_configure_mlflow_when_no_uri_uses_sqlite_in_home(qg_home: Path) -> None
     assert run_url_hint() == f"{Path(sys.executable).with_name('mlflow')} ui --backend-store-uri {uri}"
 
 
+@pytest.mark.usefixtures("mlflow_seeded")
 def test_configure_mlflow_when_url_has_password_redacts_it(qg_home: Path, pg_mlflow_url: str) -> None:
     secret_url = "postgresql+psycopg://quant:s3cret@127.0.0.1:5432/mlflow"
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.config import ExperimentConfig
 from pipeline.split import Dataset
+from tests.conftest import seed_mlflow
 from tests.tuning.builders import signal_dataset, tuning_config
 
 
@@ -25,12 +26,13 @@ def dataset(config: ExperimentConfig) -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def tuning_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One QUANTGATE_HOME (embedded SQLite stores) for a whole test module: MLflow's schema is built once.
+def tuning_home(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[Path]:
+    """One QUANTGATE_HOME (embedded SQLite stores) for a whole test module, its MLflow store copied from the
+    empty template.
 
     Tests sharing it use their own study names.
     """
-    home = tmp_path_factory.mktemp("tuning") / "qghome"
+    home = seed_mlflow(tmp_path_factory.mktemp("tuning") / "qghome", mlflow_template)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUANTGATE_HOME", str(home))
         patch.delenv("QUANTGATE_DB_URL", raising=False)
