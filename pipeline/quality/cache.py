@@ -11,6 +11,7 @@ cache file is ignored and rewritten.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -71,8 +72,11 @@ def report_from_dict(document: dict[str, Any]) -> QualityReport:
     )
 
 
-def _code_hash() -> str:
-    digest = hashlib.sha256()
+@functools.lru_cache(maxsize=1)
+def quality_code_version() -> str:
+    """Great Expectations' version and the code of :mod:`pipeline.quality` (fixed for the life of a
+    process): part of every stored report's and verdict's key."""
+    digest = hashlib.sha256(metadata.version("great_expectations").encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -87,8 +91,7 @@ def cache_key(bars: pd.DataFrame, *, asset_class: AssetClass, timeframe: str, st
     document = read_suite_dict(default_suite_name(asset_class))
     arguments = [asset_class, timeframe, json_safe(start), json_safe(end), str(start), str(end)]
     digest.update(json.dumps([document, arguments], sort_keys=True, default=str).encode())
-    digest.update(metadata.version("great_expectations").encode())
-    digest.update(_code_hash().encode())
+    digest.update(quality_code_version().encode())
     return digest.hexdigest()
 
 

@@ -16,18 +16,16 @@ check starts from nothing. Only passed bars are recorded; a lost or unreadable f
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.bars import OHLCV_COLUMNS
-from pipeline.quality.cache import cache_dir
+from pipeline.quality.cache import cache_dir, quality_code_version
 from pipeline.quality.report import raise_for_failure
 from pipeline.quality.suites import default_suite_name, read_suite_dict
 from pipeline.timeframes import AssetClass
@@ -41,20 +39,10 @@ def fingerprint(bars: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(bars[list(OHLCV_COLUMNS)], index=True)
 
 
-@functools.lru_cache(maxsize=1)
-def _code_version() -> str:
-    """Great Expectations' version and the quality code (fixed for the life of a process)."""
-    digest = hashlib.sha256(metadata.version("great_expectations").encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def verdict_path(symbol: str, timeframe: str, asset_class: AssetClass) -> Path:
     """The verdict file of one series under the current suite and code."""
     document = read_suite_dict(default_suite_name(asset_class))
-    key = json.dumps([symbol, timeframe, asset_class, document, _code_version()], sort_keys=True, default=str)
+    key = json.dumps([symbol, timeframe, asset_class, document, quality_code_version()], sort_keys=True, default=str)
     return cache_dir() / "verdicts" / f"{hashlib.sha256(key.encode()).hexdigest()}.npz"
 
 
