@@ -119,7 +119,9 @@ def exchange_calendar(name: str = EQUITY_CALENDAR) -> SessionTable:
 
 
 def _calendar_cache_path(name: str) -> Path | None:
-    """Today's cache file of calendar ``name``, or None when exchange_calendars' version is unknown."""
+    """Today's cache file of calendar ``name``, or None when exchange_calendars' version is unknown, or when
+    the default home (``.quantgate`` in the working directory) does not exist yet: a library call such as
+    validating bars never creates it in someone's working directory just for a cache."""
     from importlib import metadata
 
     from pipeline import settings
@@ -128,8 +130,11 @@ def _calendar_cache_path(name: str) -> Path | None:
         version = metadata.version("exchange_calendars")
     except metadata.PackageNotFoundError:
         return None
+    home = settings.home()
+    if not home.is_dir() and "QUANTGATE_HOME" not in os.environ:
+        return None
     safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return settings.home() / "cache" / "calendars" / f"{safe}-{CALENDAR_START}-{version}-{dt.date.today()}.npz"
+    return home / "cache" / "calendars" / f"{safe}-{CALENDAR_START}-{version}-{dt.date.today()}.npz"
 
 
 def _write_calendar(path: Path, schedule: pd.DataFrame) -> None:
