@@ -119,13 +119,15 @@ class BarStore:
             }
             for ts, row in zip(todo.index, todo[list(OHLCV_COLUMNS)].to_numpy(), strict=True)
         ]
+        stmt = insert(OhlcvBar)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "symbol", "timeframe", "ts"],
+            set_={c: stmt.excluded[c] for c in (*OHLCV_COLUMNS, "ingested_at")},
+        )
+        # executemany: SQLAlchemy compiles the statement once and batches the rows ("insertmanyvalues");
+        # a multi-VALUES statement per batch was compiled row by row (~0.18 ms CPU per bar).
         for start in range(0, len(records), _BATCH_ROWS):
-            stmt = insert(OhlcvBar).values(records[start : start + _BATCH_ROWS])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["source", "symbol", "timeframe", "ts"],
-                set_={c: stmt.excluded[c] for c in (*OHLCV_COLUMNS, "ingested_at")},
-            )
-            conn.execute(stmt)
+            conn.execute(stmt, records[start : start + _BATCH_ROWS])
 
     def delete(self, *, source: str, symbol: str, timeframe: str) -> int:
         """Remove every bar of one series from one source; returns the number removed."""
