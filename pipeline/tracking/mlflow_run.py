@@ -320,7 +320,7 @@ class MlflowRunLogger:
         try:
             with tempfile.TemporaryDirectory(prefix="qg-fig-") as folder:
                 local = Path(folder) / Path(path).name
-                fig.savefig(local, format="png", dpi=100, bbox_inches="tight")
+                fig.savefig(local, format="png", dpi=100)
                 parent = str(Path(path).parent)
                 self.log_file_artifact(local, None if parent == "." else parent)
         finally:

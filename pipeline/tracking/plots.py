@@ -1,7 +1,8 @@
 """Figures logged with a run: equity curve against buy-and-hold, and feature importance.
 
 Uses matplotlib's non-interactive Agg backend through the object API (no pyplot state, thread-safe
-enough for parallel tasks). Close nothing here: :meth:`RunLogger.log_figure` closes what it logs.
+enough for parallel tasks), with fixed margins: a layout pass (``tight_layout``, ``bbox_inches="tight"``) draws
+the figure once more and was half of its cost. Close nothing here: :meth:`RunLogger.log_figure` closes what it logs.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def equity_curve_figure(
         bottom.fill_between(drawdown.index, drawdown.to_numpy(dtype=float), 0.0, color="tab:red", alpha=0.4)
     bottom.set_ylabel("drawdown")
     bottom.grid(True, alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    fig.autofmt_xdate()  # rotates the dates and leaves room for them below
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.94, bottom=0.12, hspace=0.08)  # fixed margins: no layout pass
     return fig
 
 
@@ -95,5 +96,13 @@ def feature_importance_figure(
         axes.text(0.5, 0.5, "no feature importance", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
     axes.set_title(title)
-    fig.tight_layout()
+    # Room on the left for the longest name (~0.075 in per character at 10 pt), instead of a tight_layout pass
+    # (it draws the figure once more: about half of a figure's cost, ~0.1 s per run).
+    longest = max((len(name) for name, _ in ranked), default=0)
+    fig.subplots_adjust(
+        left=min(0.6, (0.25 + 0.075 * longest) / 8),
+        right=0.97,
+        top=1 - 0.45 / fig.get_figheight(),
+        bottom=0.5 / fig.get_figheight(),
+    )
     return fig
