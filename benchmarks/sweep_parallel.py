@@ -72,6 +72,7 @@ def base_env(home: Path) -> dict[str, str]:
     """This environment without quantgate/Prefect/MLflow settings, with ``home`` as QUANTGATE_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "QUANTGATE_"))}
     env.update({"QUANTGATE_HOME": str(home), "GIT_PYTHON_REFRESH": "quiet", "COLUMNS": "200"})
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's Python caches bytecode (as benchmarks/startup.py)
     if "QUANTGATE_GATE_POLICY" in os.environ:
         env["QUANTGATE_GATE_POLICY"] = os.environ["QUANTGATE_GATE_POLICY"]
     return env

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import forkserver
+from typing import Any, Self
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed, wait
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import (
+    ProcessPoolTaskRunner,
+    TaskRunner,
+    ThreadPoolTaskRunner,
+    _initialize_process_pool_worker,
+)
 
+from flows.preload import EXPERIMENT_MODULES
 from pipeline.sweep import SweepItem, running
 from pipeline.sweep.outcome import ItemResult, SweepOutcome
 from pipeline.sweep.prepare import lock_datasets
@@ -102,16 +112,57 @@ def run_sweep(
 
 def item_runner(parallel: int, items: int) -> TaskRunner:
     """The task runner of a sweep's items: this process for ``parallel`` 1, else that many warm processes
-    (spawned once, with the experiment modules imported once by :func:`warm_worker`)."""
+    (:class:`WarmProcessPoolTaskRunner`, set up once by :func:`warm_worker`)."""
     workers = max(1, min(parallel, items))
     if workers == 1:
         return ThreadPoolTaskRunner(max_workers=1)
-    return ProcessPoolTaskRunner(max_workers=workers, initializer=warm_worker)
+    return WarmProcessPoolTaskRunner(max_workers=workers, initializer=warm_worker)
+
+
+class WarmProcessPoolTaskRunner(ProcessPoolTaskRunner):
+    """Prefect's process pool, with workers forked from one process that has imported the experiment modules.
+
+    ``ProcessPoolTaskRunner`` spawns every worker as a new interpreter that imports Prefect, MLflow, XGBoost
+    and the rest itself (about 4-5 CPU-s each, at the same time as the sweep's own set-up). Here the standard
+    library's ``forkserver`` imports :data:`flows.preload.EXPERIMENT_MODULES` once and forks the workers from
+    that state: N workers cost one import, and start as soon as it is done. The fork server is started by the
+    first submission, with this process's environment at that moment, and stopped when the pool closes, so a
+    later sweep in the same process (tests, a long-lived deployment worker) gets one with its own environment.
+    Everything else (context and environment per task, cancellation, event forwarding) is Prefect's.
+    """
+
+    def __enter__(self) -> Self:
+        TaskRunner.__enter__(self)  # Prefect's ProcessPoolTaskRunner.__enter__, with another start method
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(EXPERIMENT_MODULES))
+        self._subprocess_message_queue = context.Queue()
+        self._message_forwarding_thread = threading.Thread(
+            target=self._forward_subprocess_messages, name="ProcessPoolTaskRunnerMessageForwarder", daemon=True
+        )
+        self._message_forwarding_thread.start()
+        try:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._max_workers,
+                mp_context=context,
+                initializer=_initialize_process_pool_worker,
+                initargs=(self._subprocess_message_queue, self._initializer, self._initargs),
+            )
+            self._resolver_executor = ThreadPoolExecutor(max_workers=self._max_workers)
+        except Exception:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        try:
+            super().__exit__(exc_type, exc_value, traceback)
+        finally:
+            forkserver._forkserver._stop()  # no public API; the pool's workers have exited by now
 
 
 def warm_worker() -> None:
-    """Set up a worker process once, before its first item: import the experiment's heavy modules, and send
-    its Prefect events and API logs to the API itself.
+    """Set up a worker process once, before its first item: send its Prefect events and API logs to the API
+    itself, and make sure the experiment's modules are imported.
 
     Prefect's process pool otherwise forwards every event of a worker (3 per task run, about 50 per item)
     through a multiprocessing queue to the sweep's process, which unpickles it and sends it on: pickling in
@@ -124,7 +175,7 @@ def warm_worker() -> None:
 
     EventsWorker.set_client_override(None)
     set_api_log_sink(None)
-    import flows.experiment  # noqa: F401 - prefect, mlflow, xgboost, the gate's statistics
+    import flows.experiment  # noqa: F401 - imported by the fork server already; here in case it failed there
 
 
 @contextlib.contextmanager

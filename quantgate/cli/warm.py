@@ -29,22 +29,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flows.preload import EXPERIMENT_MODULES
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("pipeline", "tasks", "flows", "quantgate")
 IMPORT_PREFIXES = ("PREFECT_", "MLFLOW_", "QUANTGATE_", "PYTHON", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_")
 IMPORT_NAMES = ("DO_NOT_TRACK", "GIT_PYTHON_REFRESH", "TZ", "LANG", "LC_ALL", "VIRTUAL_ENV")
-PRELOAD = (
-    "quantgate.cli.summary",
-    "flows.experiment",
-    "pipeline.quality.cache",
-    "pipeline.tracking.plots",
-    "matplotlib.backends.backend_agg",
-    "mlflow.xgboost",
-    "mlflow.pyfunc",
-    "mlflow.store.tracking.sqlalchemy_store",
-    "mlflow.store.model_registry.sqlalchemy_store",
-    "git",
-)
+PRELOAD = ("quantgate.cli.summary", *EXPERIMENT_MODULES)
 CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 30.0  # a child that started after the client gave up ends itself (_end_when_client_leaves)
 
