@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.features.registry import feature_group
+from pipeline.features.registry import BarArrays, feature_group, feature_last_row
 
 
 @feature_group("calendar", warmup=0)
@@ -35,3 +35,10 @@ def calendar(bars: pd.DataFrame) -> pd.DataFrame:
         "calendar_tod_cos": np.cos(tod_angle),
     }
     return pd.DataFrame(out, index=bars.index)
+
+
+@feature_last_row("calendar")
+def calendar_last(bars: BarArrays) -> dict[str, float]:
+    """The last row of :func:`calendar`: the same encoding of the last bar's time alone (exact; each row
+    depends on its own time only)."""
+    return {name: float(column.iloc[0]) for name, column in calendar(pd.DataFrame(index=bars.index[-1:])).items()}
