@@ -222,9 +222,10 @@ class FeaturePipeline:
         FeatureError
             As :meth:`transform` does.
         """
-        ohlcv = _check_bars(bars)
-        if len(ohlcv) > self._warmup:
-            arrays = BarArrays.from_frame(ohlcv)
+        _check_bar_frame(bars)
+        if len(bars) > self._warmup:
+            arrays = BarArrays.from_frame(bars)
+            ohlcv = None  # the canonical frame, built only for a group without a last-row path
             names: list[str] = []
             values: list[float] = []
             for name in self._groups:
@@ -234,6 +235,7 @@ class FeaturePipeline:
                     names.extend(row)
                     values.extend(row.values())
                 else:
+                    ohlcv = _check_bars(bars) if ohlcv is None else ohlcv
                     frame = spec.compute(ohlcv, self._params[name])
                     names.extend(frame.columns)
                     values.extend(frame.iloc[-1].to_numpy(dtype="float64"))
@@ -241,7 +243,7 @@ class FeaturePipeline:
                 return self.transform(bars).iloc[-1:]  # raises the column error transform gives
             last = np.array(values, dtype="float64")
             if np.isfinite(last).all():
-                return pd.DataFrame(last[np.newaxis, :], index=ohlcv.index[-1:], columns=names)
+                return pd.DataFrame(last[np.newaxis, :], index=bars.index[-1:], columns=names)
         return self.transform(bars).iloc[-1:]
 
     def _drop_unready(self, raw: pd.DataFrame) -> pd.DataFrame:
@@ -262,6 +264,11 @@ class FeaturePipeline:
 
 
 def _check_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    _check_bar_frame(bars)
+    return bars[list(OHLCV_COLUMNS)].astype("float64")
+
+
+def _check_bar_frame(bars: pd.DataFrame) -> None:
     if not isinstance(bars, pd.DataFrame):
         raise FeatureError(f"bars must be a DataFrame, got {type(bars).__name__}")
     missing = [c for c in OHLCV_COLUMNS if c not in bars.columns]
@@ -274,4 +281,3 @@ def _check_bars(bars: pd.DataFrame) -> pd.DataFrame:
     non_numeric = [c for c in OHLCV_COLUMNS if not pd.api.types.is_numeric_dtype(bars[c].dtype)]
     if non_numeric:
         raise FeatureError(f"bars: non-numeric column(s) {', '.join(non_numeric)}")
-    return bars[list(OHLCV_COLUMNS)].astype("float64")

@@ -54,8 +54,8 @@ class BarArrays:
 
     @classmethod
     def from_frame(cls, ohlcv: pd.DataFrame) -> BarArrays:
-        """Build the arrays of a canonical float64 OHLCV frame (no copy where the columns already are)."""
-        cols = {c: np.ascontiguousarray(ohlcv[c].to_numpy(dtype="float64")) for c in _OHLCV}
+        """Build the arrays of a frame's numeric OHLCV columns (no copy where a column already is float64)."""
+        cols = {c: np.ascontiguousarray(ohlcv[c].to_numpy(dtype="float64", na_value=np.nan)) for c in _OHLCV}
         return cls(index=pd.DatetimeIndex(ohlcv.index), **cols)
 
     def __len__(self) -> int:
