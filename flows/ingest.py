@@ -4,7 +4,8 @@
 - :func:`gapfill_flow`: detect holes in the primary source, then fill them from secondary sources.
 - :func:`collect_flow`: keeps recent bars current. ``mode="poll"`` ingests the last ``lookback_bars`` bars
   of each symbol over REST (the newest, still-forming chunk is never recorded complete, so it is fetched
-  every run); ``mode="stream"`` (Polygon only) listens to its live WebSocket feed for a bounded run
+  every run) and records the quality verdicts of the closed ones (the trading cycle then only compares
+  hashes); ``mode="stream"`` (Polygon only) listens to its live WebSocket feed for a bounded run
   (``max_messages`` / ``max_seconds``) and upserts every batch of bars as it arrives.
 """
 
@@ -16,7 +17,7 @@ import pandas as pd
 from prefect import flow
 
 from pipeline.timeframes import bar_length
-from tasks.ingest import detect_gaps, fill_gaps_task, ingest_window, stream_polygon
+from tasks.ingest import detect_gaps, fill_gaps_task, ingest_window, record_verdicts, stream_polygon
 
 
 @flow(name="ingest")
@@ -86,7 +87,9 @@ def collect_flow(
     length = bar_length(timeframe)
     end = pd.Timestamp.now(tz="UTC").floor(length) + length  # exclusive: the forming bar is included
     start = end - lookback_bars * length
-    return [
-        ingest_window(source, symbol, timeframe, start.isoformat(), end.isoformat(), db_url=db_url)
-        for symbol in symbols
-    ]
+    reports = []
+    for symbol in symbols:
+        report = ingest_window(source, symbol, timeframe, start.isoformat(), end.isoformat(), db_url=db_url)
+        report["quality_validated"] = record_verdicts(source, symbol, timeframe, start.isoformat(), db_url=db_url)
+        reports.append(report)
+    return reports

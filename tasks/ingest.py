@@ -11,8 +11,11 @@ from __future__ import annotations
 import pandas as pd
 from prefect import get_run_logger, task
 
+from pipeline.errors import DataQualityError
 from pipeline.gaps import GapFillReport, fill_gaps, find_gaps
 from pipeline.ingest import IngestReport, ingest
+from pipeline.quality.verdicts import check_ingested
+from pipeline.sources import source_asset_class
 from pipeline.sources.polygon_stream import stream_bars
 from pipeline.store import BarStore
 from tasks._common import IN_MEMORY, retry_unless_permanent
@@ -113,3 +116,26 @@ def stream_polygon(
             row["symbol"], timeframe, row["inserted"], row["updated"], row["unchanged"],
         )  # fmt: skip
     return list(totals.values())
+
+
+@task(name="record-verdicts")
+def record_verdicts(source: str, symbol: str, timeframe: str, since: str, db_url: str | None = None) -> int:
+    """Run the quality suite on the bars just collected (closed ones, with context) and record their per-bar
+    verdicts, so the next trading cycle only compares hashes; returns how many bars were validated.
+
+    A failing window is logged, not raised: nothing is recorded, and a trading cycle reading those bars
+    validates them itself and refuses them.
+    """
+    try:
+        return check_ingested(
+            BarStore(db_url),
+            symbol=symbol,
+            timeframe=timeframe,
+            asset_class=source_asset_class(source),
+            since=pd.Timestamp(since),
+            now=pd.Timestamp.now(tz="UTC"),
+            sources=[source],
+        )
+    except DataQualityError as exc:
+        get_run_logger().warning("%s %s: no quality verdict recorded: %s", symbol, timeframe, exc)
+        return 0

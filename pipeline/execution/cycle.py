@@ -13,6 +13,7 @@ decision bars, and pays costs on that drift turnover; the backtest charges exact
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import numpy as np
@@ -240,6 +241,7 @@ def _day_start_equity(cash: float, held: dict[str, float], bars: dict[str, pd.Da
     return total
 
 
+@functools.lru_cache(maxsize=4096)  # the exchange calendar is fixed: a bar's answer never changes
 def _in_session(ts: dt.datetime, timeframe: str, asset_class: str) -> bool:
     if asset_class != "equity":
         return True

@@ -51,12 +51,11 @@ class PinnedModel:
 
     def predict(self, bars: pd.DataFrame, last: bool = False) -> pd.DataFrame:
         """Class probabilities for every bar of ``bars`` that has features (index = bar time); with ``last``,
-        for the last such bar only (a cycle needs one row: the booster then scores one row, not hundreds)."""
+        for the last such bar only (a cycle needs one row: its features come from
+        :meth:`FeaturePipeline.transform_last`, and the booster scores one row, not hundreds)."""
         from pipeline.training.xgb import predict_proba
 
-        matrix = self.features.transform(bars)
-        if last:
-            matrix = matrix.iloc[-1:]
+        matrix = self.features.transform_last(bars) if last else self.features.transform(bars)
         if matrix.empty:
             return pd.DataFrame(columns=range(self.config.target.n_classes), dtype="float64")
         proba = predict_proba(self.booster, matrix, self.config.target.n_classes)

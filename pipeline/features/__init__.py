@@ -11,16 +11,21 @@ Rules every pipeline follows:
   dropped, never filled; :meth:`FeaturePipeline.transform` drops exactly as ``fit_transform`` does.
 - For ``crypto``, :meth:`FeaturePipeline.from_config` leaves groups marked ``uses_volume=True`` out of the
   default group list (crypto volume is venue-specific); list ``features.groups`` explicitly to keep them.
-- :class:`FeatureMetadata` records a hash of the group functions' source; :meth:`FeaturePipeline.from_metadata`
-  refuses to rebuild when it no longer matches, unless ``strict=False``.
+- :meth:`FeaturePipeline.transform_last` gives the last row of ``transform`` (what a trading cycle needs),
+  bit for bit, from each group's last-row path (:func:`feature_last_row`; every built-in has one, checked
+  against the group's function), running the group's function where a plugin has none.
+- :class:`FeatureMetadata` records a hash of the group functions' source, last-row paths included;
+  :meth:`FeaturePipeline.from_metadata` refuses to rebuild when it no longer matches, unless ``strict=False``.
 """
 
 from pipeline.features.leakage import LeakageReport, check_leakage
 from pipeline.features.metadata import FeatureMetadata
 from pipeline.features.pipeline import FeaturePipeline
 from pipeline.features.registry import (
+    BarArrays,
     FeatureGroup,
     feature_group,
+    feature_last_row,
     get_group,
     load_plugins,
     registered_groups,
@@ -28,12 +33,14 @@ from pipeline.features.registry import (
 )
 
 __all__ = [
+    "BarArrays",
     "FeatureGroup",
     "FeatureMetadata",
     "FeaturePipeline",
     "LeakageReport",
     "check_leakage",
     "feature_group",
+    "feature_last_row",
     "get_group",
     "load_plugins",
     "registered_groups",

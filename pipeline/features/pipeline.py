@@ -13,7 +13,7 @@ from pipeline.bars import OHLCV_COLUMNS
 from pipeline.config import FeaturesConfig
 from pipeline.errors import FeatureError
 from pipeline.features.metadata import FeatureMetadata, code_hash, group_hashes
-from pipeline.features.registry import get_group, load_plugins
+from pipeline.features.registry import BarArrays, get_group, load_plugins
 
 
 class FeaturePipeline:
@@ -206,6 +206,46 @@ class FeaturePipeline:
             )
         return self._drop_unready(raw)
 
+    def transform_last(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """Return the last row of :meth:`transform` of ``bars`` (one row; what a trading cycle predicts on),
+        computing as little as it can.
+
+        Groups with a last-row path (every built-in; see :func:`~pipeline.features.feature_last_row`) compute
+        their values at the last bar only; a group without one (e.g. a plugin's) runs its function on all of
+        ``bars`` and gives its last row. When the last bar has no complete row (within the warm-up, or a NaN
+        or infinite value anywhere), the full :meth:`transform` decides, so the result is always the last row
+        of ``transform(bars)``: the same columns and index, the same values up to the rounding documented in
+        :mod:`pipeline.features.groups._last` (``tests/features/test_last_row.py``).
+
+        Raises
+        ------
+        FeatureError
+            As :meth:`transform` does.
+        """
+        _check_bar_frame(bars)
+        if len(bars) > self._warmup:
+            arrays = BarArrays.from_frame(bars)
+            ohlcv = None  # the canonical frame, built only for a group without a last-row path
+            names: list[str] = []
+            values: list[float] = []
+            for name in self._groups:
+                spec = self._specs[name]
+                if spec.last_row is not None:
+                    row = spec.compute_last(arrays, self._params[name])
+                    names.extend(row)
+                    values.extend(row.values())
+                else:
+                    ohlcv = _check_bars(bars) if ohlcv is None else ohlcv
+                    frame = spec.compute(ohlcv, self._params[name])
+                    names.extend(frame.columns)
+                    values.extend(frame.iloc[-1].to_numpy(dtype="float64"))
+            if self._metadata is not None and tuple(names) != self._metadata.feature_names:
+                return self.transform(bars).iloc[-1:]  # raises the column error transform gives
+            last = np.array(values, dtype="float64")
+            if np.isfinite(last).all():
+                return pd.DataFrame(last[np.newaxis, :], index=bars.index[-1:], columns=names)
+        return self.transform(bars).iloc[-1:]
+
     def _drop_unready(self, raw: pd.DataFrame) -> pd.DataFrame:
         values = raw.to_numpy()
         ready = ~np.isnan(values).any(axis=1)
@@ -224,6 +264,11 @@ class FeaturePipeline:
 
 
 def _check_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    _check_bar_frame(bars)
+    return bars[list(OHLCV_COLUMNS)].astype("float64")
+
+
+def _check_bar_frame(bars: pd.DataFrame) -> None:
     if not isinstance(bars, pd.DataFrame):
         raise FeatureError(f"bars must be a DataFrame, got {type(bars).__name__}")
     missing = [c for c in OHLCV_COLUMNS if c not in bars.columns]
@@ -236,4 +281,3 @@ def _check_bars(bars: pd.DataFrame) -> pd.DataFrame:
     non_numeric = [c for c in OHLCV_COLUMNS if not pd.api.types.is_numeric_dtype(bars[c].dtype)]
     if non_numeric:
         raise FeatureError(f"bars: non-numeric column(s) {', '.join(non_numeric)}")
-    return bars[list(OHLCV_COLUMNS)].astype("float64")

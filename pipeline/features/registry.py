@@ -9,6 +9,7 @@ when :func:`load_plugins` imports them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import inspect
@@ -25,10 +26,43 @@ import pandas as pd
 from pipeline.errors import FeatureError, first_line
 
 GroupFunc = Callable[..., pd.DataFrame]
+LastRowFunc = Callable[..., Mapping[str, float]]
 Warmup = int | Callable[[Mapping[str, Any]], int]
 
 _REGISTRY: dict[str, FeatureGroup] = {}
 _BUILTINS_MODULE = "pipeline.features.groups"
+
+
+@dataclass(frozen=True)
+class BarArrays:
+    """The bars a last-row path reads: the canonical OHLCV columns as float64 numpy arrays, oldest first.
+
+    Attributes
+    ----------
+    index : DatetimeIndex
+        The bars' ``ts`` (open times).
+    open, high, low, close, volume : ndarray
+        Contiguous float64 arrays, one value per bar.
+    """
+
+    index: pd.DatetimeIndex
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @classmethod
+    def from_frame(cls, ohlcv: pd.DataFrame) -> BarArrays:
+        """Build the arrays of a frame's numeric OHLCV columns (no copy where a column already is float64)."""
+        cols = {c: np.ascontiguousarray(ohlcv[c].to_numpy(dtype="float64", na_value=np.nan)) for c in _OHLCV}
+        return cls(index=pd.DatetimeIndex(ohlcv.index), **cols)
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+_OHLCV = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True)
@@ -45,12 +79,17 @@ class FeatureGroup:
         Leading bars whose values are not yet meaningful, or a function of the resolved params returning it.
     uses_volume : bool
         Whether any column depends on ``volume`` (such groups are left out of the default crypto set).
+    last_row : callable or None
+        ``last_row(bars: BarArrays, **params) -> {column: value}``: the group's values at the last bar only,
+        the same as the last row of ``func`` (registered with :func:`feature_last_row`); ``None`` when the
+        group has none (:meth:`FeaturePipeline.transform_last` then runs ``func`` on the bars).
     """
 
     name: str
     func: GroupFunc
     warmup: Warmup
     uses_volume: bool
+    last_row: LastRowFunc | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -106,14 +145,20 @@ class FeatureGroup:
         return value
 
     def source_hash(self) -> str:
-        """Return the SHA-256 of the group's code: its function (decorator included) and the helpers it uses.
+        """Return the SHA-256 of the group's code: its function (decorator included) and the helpers it uses,
+        then its last-row path and that path's helpers when it has one.
 
         Helpers are the functions and modules the group names that come from its own package (e.g. a
-        shared ``_ops`` module), so editing a helper changes the hash just as editing the group does.
+        shared ``_ops`` module), so editing a helper changes the hash just as editing the group does; editing
+        the last-row path (what trading computes) changes it too.
         """
         digest = hashlib.sha256(_source_of(self.func).encode("utf-8"))
         for helper in _own_helpers(self.func):
             digest.update(_source_of(helper).encode("utf-8"))
+        if self.last_row is not None:
+            digest.update(b"\0last_row\0" + _source_of(self.last_row).encode("utf-8"))
+            for helper in _own_helpers(self.last_row):
+                digest.update(_source_of(helper).encode("utf-8"))
         return digest.hexdigest()
 
     def compute(self, bars: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -129,6 +174,41 @@ class FeatureGroup:
         except Exception as exc:  # any failure of user code becomes a FeatureError
             raise FeatureError(f"feature group {self.name} failed: {type(exc).__name__}: {first_line(exc)}") from exc
         return _validate_output(self.name, out, bars.index)
+
+    def compute_last(self, bars: BarArrays, params: Mapping[str, Any]) -> dict[str, float]:
+        """Run the group's last-row path on ``bars`` and return ``{"<group>_...": value}`` in column order.
+
+        Raises
+        ------
+        FeatureError
+            If the group has no last-row path, the path fails, or it returns something other than a mapping of
+            names to numbers.
+        """
+        if self.last_row is None:
+            raise FeatureError(f"feature group {self.name} has no last-row path")
+        try:
+            out = self.last_row(bars, **params)
+        except Exception as exc:  # any failure of user code becomes a FeatureError
+            raise FeatureError(
+                f"feature group {self.name} failed (last row): {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
+        if not isinstance(out, Mapping) or not out:
+            raise FeatureError(
+                f"feature group {self.name}: last-row path returned {type(out).__name__}, expected a mapping"
+            )
+        prefix = f"{self.name}_"
+        row: dict[str, float] = {}
+        for col, value in out.items():
+            name = str(col) if str(col).startswith(prefix) else prefix + str(col)
+            if name in row:
+                raise FeatureError(f"feature group {self.name}: last-row path returned duplicate column {name}")
+            try:
+                row[name] = float(value)
+            except (TypeError, ValueError):
+                raise FeatureError(
+                    f"feature group {self.name}: last-row path returned a non-numeric value for {name}"
+                ) from None
+        return row
 
 
 def _source_of(obj: Any) -> str:
@@ -252,6 +332,32 @@ def feature_group(name: str, *, warmup: Warmup = 0, uses_volume: bool = False) -
                 f"cannot register {_qualified(func)} under the same name"
             )
         _REGISTRY[name] = FeatureGroup(name=name, func=func, warmup=warmup, uses_volume=bool(uses_volume))
+        return func
+
+    return register
+
+
+def feature_last_row(name: str) -> Callable[[LastRowFunc], LastRowFunc]:
+    """Register the decorated function as the last-row path of the (already registered) group ``name``.
+
+    ``fn(bars: BarArrays, **params) -> {column: value}`` returns the group's values at the last bar of
+    ``bars``: the same columns, in the same order, and the same values as the last row of the group's own
+    function on the same bars, computed without the rest of the rows (what a trading cycle needs).
+    :meth:`FeaturePipeline.transform_last` uses it; the group's function stays the definition, and
+    ``tests/features/test_last_row.py`` checks the two against each other. Its source is part of the
+    group's code hash.
+
+    Raises
+    ------
+    FeatureError
+        If no group ``name`` is registered.
+    """
+
+    def register(func: LastRowFunc) -> LastRowFunc:
+        existing = _REGISTRY.get(name)
+        if existing is None:
+            raise FeatureError(f"feature group {name}: register the group before its last-row path")
+        _REGISTRY[name] = dataclasses.replace(existing, last_row=func)
         return func
 
     return register

@@ -8,6 +8,9 @@ bars all passed, unchanged, is not validated again; new bars are validated with 
 before them (the jump check's centred window is 50), and a window with a changed, missing or never-checked
 bar before its last passed one is validated whole.
 
+The collect flow records verdicts as it ingests (:func:`check_ingested`), so the first cycle after a
+collect finds its new bars already checked.
+
 Verdicts are kept per series (symbol, timeframe, asset class) under
 ``$QUANTGATE_HOME/cache/quality/verdicts/``, keyed like :mod:`pipeline.quality.cache` by the suite
 document, the Great Expectations version and the code of :mod:`pipeline.quality`, so a changed suite or
@@ -28,7 +31,8 @@ from pipeline.bars import OHLCV_COLUMNS
 from pipeline.quality.cache import cache_dir, quality_code_version
 from pipeline.quality.report import raise_for_failure
 from pipeline.quality.suites import default_suite_name, read_suite_dict
-from pipeline.timeframes import AssetClass
+from pipeline.store import BarStore
+from pipeline.timeframes import AssetClass, bar_length
 
 #: Bars before the first unchecked bar that are validated again with it.
 CONTEXT_BARS = 100
@@ -116,3 +120,44 @@ def check_window(bars: pd.DataFrame, *, symbol: str, timeframe: str, asset_class
     raise_for_failure(report, what)
     record_passed(symbol, timeframe, asset_class, unchecked)
     return len(unchecked)
+
+
+def check_ingested(
+    store: BarStore,
+    *,
+    symbol: str,
+    timeframe: str,
+    asset_class: AssetClass,
+    since: pd.Timestamp,
+    now: pd.Timestamp,
+    sources: list[str] | None = None,
+) -> int:
+    """Record verdicts for the closed bars of a series ingested from ``since`` on (where bars enter the store),
+    so that the next reader of them (the trading cycle) only compares hashes.
+
+    The bars from ``since`` that have closed by ``now`` are checked with :func:`check_window`, with up to
+    :data:`CONTEXT_BARS` stored bars before them; a bar still forming is left out (its values will change,
+    and a recorded verdict for it would make the next reader validate its whole window).
+
+    Returns
+    -------
+    int
+        How many bars were validated now (0: every one already had its verdict, or none has closed).
+
+    Raises
+    ------
+    DataQualityError
+        If those bars fail the suite; nothing is recorded then (a reader validates them itself).
+    """
+    length = bar_length(timeframe)
+    reach = CONTEXT_BARS * length * (6 if asset_class == "equity" else 1) + pd.Timedelta(days=5)  # closed hours
+    bars = store.load(symbol, timeframe, since - reach, now, sources=sources)
+    if bars.empty:
+        return 0
+    bars = bars[bars.index + length <= now]
+    new = int((bars.index >= since).sum())
+    if new == 0:
+        return 0
+    window = bars.iloc[-(new + CONTEXT_BARS) :]
+    what = f"{symbol} {timeframe} (ingested bars)"
+    return check_window(window, symbol=symbol, timeframe=timeframe, asset_class=asset_class, what=what)

@@ -219,8 +219,8 @@ class BarStore:
         end_ts = end_of(end) if end is not None else None
         with self.engine.connect() as conn:
             frame = self._read(conn, list(sources) if sources else None, symbol, timeframe, start_ts, end_ts)
-        if frame.empty:
-            return frame
+        if frame.empty or (frame.index.is_unique and frame.index.is_monotonic_increasing):
+            return frame  # one source per bar (read in ts order): nothing to rank (~5 ms of a 600-bar read)
         order = list(sources) if sources else sorted(frame["source"].unique())
         rank = frame["source"].map({name: i for i, name in enumerate(order)})
         frame = frame.assign(_rank=rank.to_numpy()).sort_values(["ts", "_rank"], kind="stable")

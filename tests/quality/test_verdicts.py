@@ -14,6 +14,7 @@ from pipeline.quality import verdicts
 from pipeline.quality.cache import validate_bars_cached
 from pipeline.quality.verdicts import (
     CONTEXT_BARS,
+    check_ingested,
     check_window,
     fingerprint,
     passed_bars,
@@ -96,3 +97,24 @@ def test_validate_bars_cached_with_a_symbol_records_the_passed_bars(home: Path, 
     assert report.success
     assert check_window(aapl_recent, **SERIES, what="AAPL 1d") == 0
     assert passed_bars("AAPL", "1d", "crypto") is None  # another asset class (suite) has its own verdicts
+
+
+def test_check_ingested_records_the_closed_ingested_bars_so_a_reader_validates_nothing(
+    home: Path, aapl_recent: pd.DataFrame
+) -> None:
+    from pipeline.store import BarStore
+
+    store = BarStore()
+    store.upsert(aapl_recent, source="sample", symbol="AAPL", timeframe="1d")
+    index = aapl_recent.index
+    since, day = index[-20], pd.Timedelta(days=1)
+    kwargs = {"symbol": "AAPL", "timeframe": "1d", "asset_class": "equity", "since": since, "sources": ["sample"]}
+    assert check_ingested(store, now=index[-1] + day / 2, **kwargs) == 19 + CONTEXT_BARS  # the last bar is forming
+    assert index[-1] not in passed_bars(**SERIES).index
+    assert check_ingested(store, now=index[-1] + day, **kwargs) == 1 + CONTEXT_BARS  # it closed: checked now
+    stored = passed_bars(**SERIES)
+    assert stored.index.equals(index[-(20 + CONTEXT_BARS) :])
+    assert np.array_equal(stored.to_numpy(), fingerprint(aapl_recent.iloc[-(20 + CONTEXT_BARS) :]).to_numpy())
+    window = store.load("AAPL", "1d", index[-(20 + CONTEXT_BARS)], index[-1] + day, sources=["sample"])
+    assert check_window(window, **SERIES, what="AAPL 1d (cycle)") == 0  # the reader only compares hashes
+    assert check_ingested(store, now=index[-1] + day, **kwargs) == 0

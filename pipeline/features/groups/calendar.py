@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.features.registry import feature_group
+from pipeline.features.registry import BarArrays, feature_group, feature_last_row
 
 
 @feature_group("calendar", warmup=0)
@@ -15,7 +15,11 @@ def calendar(bars: pd.DataFrame) -> pd.DataFrame:
     Columns: ``calendar_dow_sin/cos`` (day of week), ``calendar_doy_sin/cos`` (day of year) and
     ``calendar_tod_sin/cos`` (time of day; constant on daily bars).
     """
-    index = pd.DatetimeIndex(bars.index)
+    return pd.DataFrame(_encode(pd.DatetimeIndex(bars.index)), index=bars.index)
+
+
+def _encode(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """The six encodings of each time in ``index`` (each row depends on its own time only)."""
     index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
     stamps = index.to_numpy()
     days = stamps.astype("datetime64[D]")
@@ -26,7 +30,7 @@ def calendar(bars: pd.DataFrame) -> pd.DataFrame:
     dow_angle = 2 * np.pi * dow / 7.0
     doy_angle = 2 * np.pi * doy / 365.25
     tod_angle = 2 * np.pi * seconds / 86400.0
-    out = {
+    return {
         "calendar_dow_sin": np.sin(dow_angle),
         "calendar_dow_cos": np.cos(dow_angle),
         "calendar_doy_sin": np.sin(doy_angle),
@@ -34,4 +38,9 @@ def calendar(bars: pd.DataFrame) -> pd.DataFrame:
         "calendar_tod_sin": np.sin(tod_angle),
         "calendar_tod_cos": np.cos(tod_angle),
     }
-    return pd.DataFrame(out, index=bars.index)
+
+
+@feature_last_row("calendar")
+def calendar_last(bars: BarArrays) -> dict[str, float]:
+    """The last row of :func:`calendar`: the same encoding of the last bar's time alone (exact)."""
+    return {name: float(values[0]) for name, values in _encode(bars.index[-1:]).items()}

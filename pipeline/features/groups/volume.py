@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.features.groups import _last
 from pipeline.features.groups._ops import check_windows, log_price
-from pipeline.features.registry import feature_group
+from pipeline.features.registry import BarArrays, feature_group, feature_last_row
 
 
 @feature_group("volume", warmup=lambda p: p["window"] + 1, uses_volume=True)
@@ -34,3 +35,24 @@ def volume(bars: pd.DataFrame, window: int = 20) -> pd.DataFrame:
         f"volume_vwap_dist_{window}": log_price(bars["close"]) - log_price(vwap),
     }
     return pd.DataFrame(out, index=bars.index)
+
+
+@feature_last_row("volume")
+def volume_last(bars: BarArrays, window: int) -> dict[str, float]:
+    """The last row of :func:`volume` (exact, see :mod:`._last`)."""
+    check_windows(window=window)
+    vol = np.where(bars.volume >= 0, bars.volume, np.nan)
+    log_vol = np.log1p(vol)
+    mean = _last.rolling_mean(log_vol, window)
+    std = _last.rolling_std(log_vol, window)
+    total = _last.rolling_sum(vol, window)
+    direction = np.sign(_last.diffs(bars.close))
+    typical = (bars.high + bars.low + bars.close) / 3.0
+    vwap = _last.ratio(_last.rolling_sum(typical * vol, window), total)
+    return {
+        "volume_change_1": _last.diff(log_vol),
+        f"volume_ratio_{window}": float(log_vol[-1] - mean),
+        f"volume_zscore_{window}": _last.ratio(log_vol[-1] - mean, std),
+        f"volume_flow_{window}": _last.ratio(_last.rolling_sum(direction * vol, window), total),
+        f"volume_vwap_dist_{window}": float(_last.positive_log(bars.close[-1:])[0] - _last.log_of(vwap)),
+    }
