@@ -16,3 +16,18 @@ EXPERIMENT_MODULES = (
     "mlflow.store.model_registry.sqlalchemy_store",
     "git",
 )
+
+
+def start_fork_server(workers: int) -> None:
+    """Start the standard library's fork server with :data:`EXPERIMENT_MODULES` imported, when ``workers`` > 1.
+
+    A sweep's worker pool (``flows.sweep.WarmProcessPoolTaskRunner``) forks its workers from it and starts it
+    itself when needed; the CLI calls this earlier, right after its environment is final and before it imports
+    Prefect, so that the fork server's imports run beside the CLI's own instead of after them.
+    """
+    if workers < 2:
+        return
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(list(EXPERIMENT_MODULES))
+    forkserver.ensure_running()

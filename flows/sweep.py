@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed, wait
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.task_runners import (
     ProcessPoolTaskRunner,
     TaskRunner,
@@ -36,18 +37,20 @@ def run_item(item: SweepItem, family: str, family_size: int, parent_run_id: str,
     sweep has claimed it; errors stay local to it (:func:`pipeline.sweep.running.run_claimed`)."""
     from flows.experiment import experiment_flow  # here: the sweep's own process never runs an item at --parallel > 1
 
-    return run_claimed(
-        item,
-        claim=lambda: claim(item, force),
-        run=lambda: experiment_flow(
-            str(item.path),
-            variant=item.variant,
-            parent_run_id=parent_run_id,
-            sweep_family=family,
-            family_size=family_size,
-        ),
-        logger=get_run_logger(),
-    )
+    def run() -> Any:
+        # No flow-run heartbeats for the item's subflow: the sweep's flow run keeps beating for the sweep (a dead
+        # worker fails this task), and Prefect's engine joins its heartbeat thread at the end of every flow run,
+        # a thread that sleeps in 1-s steps: about 1 s of idle wall time per item (docs/benchmarks.md (f)).
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return experiment_flow(
+                str(item.path),
+                variant=item.variant,
+                parent_run_id=parent_run_id,
+                sweep_family=family,
+                family_size=family_size,
+            )
+
+    return run_claimed(item, claim=lambda: claim(item, force), run=run, logger=get_run_logger())
 
 
 @flow(name="sweep", flow_run_name="sweep {folder}")
@@ -119,6 +122,9 @@ def item_runner(parallel: int, items: int) -> TaskRunner:
     return WarmProcessPoolTaskRunner(max_workers=workers, initializer=warm_worker)
 
 
+_STOPPING_FORK_SERVERS: list[threading.Thread] = []
+
+
 class WarmProcessPoolTaskRunner(ProcessPoolTaskRunner):
     """Prefect's process pool, with workers forked from one process that has imported the experiment modules.
 
@@ -126,15 +132,18 @@ class WarmProcessPoolTaskRunner(ProcessPoolTaskRunner):
     and the rest itself (about 4-5 CPU-s each, at the same time as the sweep's own set-up). Here the standard
     library's ``forkserver`` imports :data:`flows.preload.EXPERIMENT_MODULES` once and forks the workers from
     that state: N workers cost one import, and start as soon as it is done. The fork server is started by the
-    first submission, with this process's environment at that moment, and stopped when the pool closes, so a
-    later sweep in the same process (tests, a long-lived deployment worker) gets one with its own environment.
+    CLI (:func:`flows.preload.start_fork_server`) or the first submission, with this process's environment at
+    that moment, and stopped when the pool closes, so a later sweep in the same process (tests, a long-lived
+    deployment worker) gets one with its own environment.
     Everything else (context and environment per task, cancellation, event forwarding) is Prefect's.
     """
 
     def __enter__(self) -> Self:
+        while _STOPPING_FORK_SERVERS:  # the previous pool's fork server must be gone before this one starts
+            _STOPPING_FORK_SERVERS.pop().join()
         TaskRunner.__enter__(self)  # Prefect's ProcessPoolTaskRunner.__enter__, with another start method
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(EXPERIMENT_MODULES))
+        context.set_forkserver_preload(list(EXPERIMENT_MODULES))  # the CLI may have started it already
         self._subprocess_message_queue = context.Queue()
         self._message_forwarding_thread = threading.Thread(
             target=self._forward_subprocess_messages, name="ProcessPoolTaskRunnerMessageForwarder", daemon=True
@@ -157,7 +166,12 @@ class WarmProcessPoolTaskRunner(ProcessPoolTaskRunner):
         try:
             super().__exit__(exc_type, exc_value, traceback)
         finally:
-            forkserver._forkserver._stop()  # no public API; the pool's workers have exited by now
+            # Stop the fork server (no public API; the pool's workers have exited): it ends when its "alive" pipe
+            # closes, after its own interpreter teardown (~1 s), which nothing here needs to wait for. The next
+            # pool in this process waits for that stop (__enter__), then starts a fresh one.
+            stopping = threading.Thread(target=forkserver._forkserver._stop, name="stop-forkserver", daemon=True)
+            stopping.start()
+            _STOPPING_FORK_SERVERS.append(stopping)
 
 
 def warm_worker() -> None:

@@ -34,6 +34,7 @@ def sweep(
 
     from pipeline.sweep import discover
 
+    start_fork_server(parallel, verbose)
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
@@ -87,6 +88,7 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
     """Run a sweep printing one JSON object per experiment to ``out`` as each ends; True if any failed."""
     from pipeline.sweep import discover
 
+    start_fork_server(parallel, verbose)
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
@@ -99,7 +101,6 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
     from pipeline.sweep.outcome import ItemResult
     from quantgate.cli.summary import failed_record, finished_run_record, outcome_record
 
-    quiet_orchestration(verbose)
     items = {item.label: item for item in plan.items}
 
     def on_result(result: ItemResult) -> None:
@@ -147,3 +148,15 @@ def leaderboard(
 
         raise ConfigError(f"--sort: {exc}") from exc
     print_leaderboard(board)
+
+
+def start_fork_server(parallel: int, verbose: bool) -> None:
+    """With ``--parallel`` > 1, start the workers' fork server now (:func:`flows.preload.start_fork_server`):
+    its imports then run while this process parses the folder and imports Prefect. The environment is made
+    final first (:func:`quiet_orchestration`), since the fork server and so every worker inherits it."""
+    if parallel < 2:
+        return
+    from flows.preload import start_fork_server as start
+
+    quiet_orchestration(verbose)
+    start(parallel)
