@@ -7,6 +7,7 @@ from typing import TextIO
 
 import typer
 
+from flows.preload import start_fork_server
 from quantgate.cli._common import console, err_console, one_line_errors, quiet_orchestration, stdout_to_stderr
 from quantgate.cli.experiments import JSON_HELP, emit, name_owners, warn_shared_names
 
@@ -34,7 +35,8 @@ def sweep(
 
     from pipeline.sweep import discover
 
-    start_fork_server(parallel, verbose)
+    quiet_orchestration(verbose)  # the environment is final from here: the fork server and the workers inherit it
+    start_fork_server(parallel)  # with --parallel > 1: its imports overlap this process's parsing and imports
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
@@ -42,7 +44,6 @@ def sweep(
     if not plan.items:
         console.print(f"no experiments to run in {folder}")
         raise typer.Exit(1 if plan.errors else 0)
-    quiet_orchestration(verbose)
     from flows.sweep import run_sweep
     from pipeline.sweep.outcome import ItemResult
     from quantgate.cli.summary import print_leaderboard
@@ -88,7 +89,8 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
     """Run a sweep printing one JSON object per experiment to ``out`` as each ends; True if any failed."""
     from pipeline.sweep import discover
 
-    start_fork_server(parallel, verbose)
+    quiet_orchestration(verbose)  # the environment is final from here: the fork server and the workers inherit it
+    start_fork_server(parallel)  # with --parallel > 1: its imports overlap this process's parsing and imports
     plan = discover(folder)
     for line in plan.errors:
         err_console.print(f"skipped bad file: {line}", highlight=False, markup=False, soft_wrap=True)
@@ -96,7 +98,6 @@ def _sweep_json(folder: Path, parallel: int, force: bool, verbose: bool, out: Te
     if not plan.items:
         err_console.print(f"no experiments to run in {folder}", highlight=False)
         return bool(plan.errors)
-    quiet_orchestration(verbose)
     from flows.sweep import run_sweep
     from pipeline.sweep.outcome import ItemResult
     from quantgate.cli.summary import failed_record, finished_run_record, outcome_record
@@ -148,15 +149,3 @@ def leaderboard(
 
         raise ConfigError(f"--sort: {exc}") from exc
     print_leaderboard(board)
-
-
-def start_fork_server(parallel: int, verbose: bool) -> None:
-    """With ``--parallel`` > 1, start the workers' fork server now (:func:`flows.preload.start_fork_server`):
-    its imports then run while this process parses the folder and imports Prefect. The environment is made
-    final first (:func:`quiet_orchestration`), since the fork server and so every worker inherits it."""
-    if parallel < 2:
-        return
-    from flows.preload import start_fork_server as start
-
-    quiet_orchestration(verbose)
-    start(parallel)
