@@ -36,8 +36,14 @@ def main() -> None:
     import sys
 
     from quantgate.cli import warm
+    from quantgate.cli._common import INTERRUPTED, catch_interrupts
 
-    status = warm.delegate(sys.argv[1:])
-    if status is not None:
-        sys.exit(status)
-    app()
+    catch_interrupts()
+    try:
+        status = warm.delegate(sys.argv[1:])
+        if status is None:
+            app()
+    except KeyboardInterrupt:  # before a command's own handler (one_line_errors) was reached
+        sys.stderr.write(f"error: {INTERRUPTED}\n")
+        status = 130
+    sys.exit(status)

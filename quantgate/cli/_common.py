@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -22,6 +24,34 @@ console = Console(soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 F = TypeVar("F", bound=Callable[..., Any])
+INTERRUPTED = "interrupted"
+_interrupts = {"count": 0}
+
+
+def catch_interrupts() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt, as Python's default handler does, and is also counted.
+
+    CPython drops a KeyboardInterrupt that lands in a weakref callback or ``__del__`` (it prints "Exception
+    ignored in ..."), and so do some libraries' ``except BaseException`` blocks; the command would then run on
+    as if nothing was pressed. Counted, it still ends the command as interrupted (:func:`one_line_errors`),
+    once the command has finished the step it was in, and without the "Exception ignored" traceback.
+    """
+    _interrupts["count"] = 0
+    signal.signal(signal.SIGINT, _on_interrupt)
+    sys.unraisablehook = _quiet_about_interrupts
+
+
+def _quiet_about_interrupts(unraisable: Any) -> None:
+    """A KeyboardInterrupt that CPython dropped is raised again, once out of the callback that dropped it."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):  # not from here: it would be dropped again
+        threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
+def _on_interrupt(_signum: int, _frame: Any) -> None:
+    _interrupts["count"] += 1
+    raise KeyboardInterrupt
 
 
 def reset_consoles() -> None:
@@ -80,11 +110,11 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             _check_common_arguments(kwargs)
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except PlatformError as exc:
             raise fail(" ".join(str(exc).split()) or exc.__class__.__name__) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail(INTERRUPTED, 130) from None
         except (
             typer.Exit,
             typer.Abort,
@@ -99,7 +129,12 @@ def one_line_errors(func: F) -> F:
             log = _log_traceback(exc)
             where = f"traceback in {log}" if log is not None else "rerun with QUANTGATE_DEBUG=1 for the traceback"
             message = " ".join(first_line(exc).split())
+            if _interrupts["count"]:  # a library turned the KeyboardInterrupt into its own error
+                raise fail(f"{INTERRUPTED} (then: {exc.__class__.__name__}: {message}; {where})", 130) from None
             raise fail(f"unexpected {exc.__class__.__name__}: {message} ({where})") from None
+        if _interrupts["count"]:  # Python swallowed the KeyboardInterrupt; what ran has completed
+            raise fail(f"{INTERRUPTED} (the command finished the work it was doing when Ctrl-C came)", 130)
+        return result
 
     return wrapper  # type: ignore[return-value]
 

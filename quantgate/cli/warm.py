@@ -234,10 +234,12 @@ def _refusal(request: dict[str, Any], env: dict[str, str], code: list[Any], api_
 
 def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> None:
     """In the forked child: become the client's process, run its command, report the exit status."""
+    from quantgate.cli._common import INTERRUPTED, catch_interrupts
+
     status = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        catch_interrupts()  # a command's Ctrl-C, as in `main`
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
@@ -252,7 +254,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> None
         from quantgate.cli._common import reset_consoles
 
         reset_consoles()
-        _send(conn, {"ok": True, "pid": os.getpid()})
+        try:
+            _send(conn, {"ok": True, "pid": os.getpid()})
+        except OSError:
+            os._exit(1)  # the client left (Ctrl-C, killed) before its command started: nothing to report
         threading.Thread(target=_end_when_client_leaves, args=(conn,), daemon=True).start()
         from quantgate.cli import app
 
@@ -262,6 +267,10 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> None
             status = 0
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:  # Ctrl-C before the command's own handler was reached, as `main` reports it
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"error: {INTERRUPTED}\n")
+        status = 130
     except BaseException as exc:  # noqa: BLE001 - the child must report something
         with contextlib.suppress(Exception):
             sys.stderr.write(f"error: warm runner: {exc.__class__.__name__}: {exc}\n")
