@@ -10,6 +10,13 @@ but the answer is a 500; ``accept_then_1007``; ``accept_then_hang``: booked, the
 ``hang_s``; ``503``/``500``/``502``/``429``: refused before booking; ``hang``: nothing handled, no answer
 for ``hang_s`` (a hung venue); method and path ``"*"`` match every request; ``fill_first``: the resting
 order named by the request fills just before it is handled, e.g. a cancel that a fill beats).
+``commission_asset`` is the asset fees are charged in, moving balances the way Binance does: ``"quote"``
+(0.1 % of the notional, in the quote asset, on every fill), ``"base"`` (Binance's default: 0.1 % of what
+the account receives, in that asset: the base asset on a buy, the quote asset on a sell) or a third asset
+such as ``"BNB"`` (0.075 % of the notional, valued at ``fee_asset_prices[asset]`` quote units and taken from
+that asset's balance; without enough of it Binance charges the received asset instead, like ``"base"``).
+``GET /api/v3/ticker/price`` serves ``prices`` and ``tickers`` (public prices of symbols not traded here,
+e.g. ``BNBUSDT``); another symbol is error -1121 "Invalid symbol." (HTTP 400).
 ``echo_keys`` puts the API key and secret into every error message (the secret only when the signature
 proved the client knows it), so tests can check the adapter never repeats them.
 """
@@ -46,9 +53,14 @@ FILTERS = [
 class BinanceVenue:
     """The fake venue: books, balances, a request log and a fault script."""
 
-    def __init__(self, key: str, secret: str, symbols: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, key: str, secret: str, symbols: dict[str, float] | None = None, commission_asset: str = "quote"
+    ) -> None:
         self.key, self.secret = key, secret
         self.prices: dict[str, float] = dict(symbols or {"BTCUSDT": 50_000.0})
+        self.commission_asset = commission_asset
+        self.fee_asset_prices: dict[str, Decimal] = {"BNB": Decimal("600")}  # what the venue charges a fee asset at
+        self.tickers: dict[str, float] = {"BNBUSDT": 600.0}  # public prices of symbols not traded here
         self.balances: dict[str, Decimal] = {"USDT": Decimal("100000")}
         self.orders: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
@@ -208,12 +220,26 @@ class BinanceVenue:
             order["status"] = "FILLED"
         return 200, {**order, "fills": fills}
 
+    def _commission(self, side: str, base: str, quote: str, qty: Decimal, price: Decimal) -> tuple[Decimal, str]:
+        """The fee of one fill and its asset, as ``commission_asset`` says (see the module docstring)."""
+        eight = Decimal("0.00000001")
+        mode = self.commission_asset
+        if mode not in ("quote", "base"):
+            fee = (qty * price * Decimal("0.00075") / self.fee_asset_prices[mode]).quantize(eight)
+            if self.balances.get(mode, Decimal(0)) >= fee:
+                return fee, mode
+            mode = "base"  # not enough of the fee asset: Binance charges the asset received
+        if mode == "base" and side == "BUY":
+            return (qty * Decimal("0.001")).quantize(eight), base
+        return (qty * price * Decimal("0.001")).quantize(eight), quote
+
     def _trade(self, order: dict[str, Any], qty: Decimal, price: Decimal) -> dict[str, Any]:
         base, quote = order["symbol"][:-4], order["symbol"][-4:]
         sign = 1 if order["side"] == "BUY" else -1
-        commission = (qty * price * Decimal("0.001")).quantize(Decimal("0.00000001"))
+        commission, asset = self._commission(order["side"], base, quote, qty, price)
         self.balances[base] = self.balances.get(base, Decimal(0)) + sign * qty
-        self.balances[quote] = self.balances.get(quote, Decimal(0)) - sign * qty * price - commission
+        self.balances[quote] = self.balances.get(quote, Decimal(0)) - sign * qty * price
+        self.balances[asset] = self.balances.get(asset, Decimal(0)) - commission
         order["executedQty"] = str(Decimal(order["executedQty"]) + qty)
         order["cummulativeQuoteQty"] = str(Decimal(order["cummulativeQuoteQty"]) + qty * price)
         trade = {
@@ -224,7 +250,7 @@ class BinanceVenue:
             "qty": str(qty),
             "quoteQty": str(qty * price),
             "commission": str(commission),
-            "commissionAsset": quote,
+            "commissionAsset": asset,
             "time": self.server_ms(),
             "isBuyer": sign > 0,
         }
@@ -233,9 +259,17 @@ class BinanceVenue:
             "price": str(price),
             "qty": str(qty),
             "commission": str(commission),
-            "commissionAsset": quote,
+            "commissionAsset": asset,
             "tradeId": trade["id"],
         }
+
+    def _ticker(self, symbol: str | None) -> tuple[int, Any]:
+        listed = {**self.tickers, **self.prices}
+        if symbol is None:
+            return 200, [{"symbol": s, "price": f"{p:.8f}"} for s, p in listed.items()]
+        if symbol not in listed:
+            return self._err(400, -1121, "Invalid symbol.")
+        return 200, {"symbol": symbol, "price": f"{listed[symbol]:.8f}"}
 
     def handle(self, method: str, path: str, query: str, body: str, headers: dict[str, str]) -> tuple[int, Any]:
         with self._lock:
@@ -245,6 +279,8 @@ class BinanceVenue:
                 return 200, {"serverTime": self.server_ms()}
             if path == "/api/v3/exchangeInfo":
                 return 200, self.exchange_info()
+            if path == "/api/v3/ticker/price":
+                return self._ticker(dict(parse_qsl(query)).get("symbol"))
             denied = self._check_signed(headers, query, body)
             if denied is not None:
                 return denied

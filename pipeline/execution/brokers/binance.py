@@ -227,35 +227,78 @@ class BinanceBroker:
 
     # ---- reports -------------------------------------------------------------------------------------------
 
+    def _fee_price(self, cid: str, asset: str, commission: Decimal, prices: dict[str, Decimal]) -> Decimal:
+        """The venue's price of ``asset`` in the quote asset (``GET /api/v3/ticker/price``), read once per report.
+
+        A commission that cannot be valued fails closed: the order's outcome stays unknown (it may well be
+        filled, so it is neither refused nor resent) and the next reconcile looks it up again.
+        """
+        if asset not in prices:
+            pair = f"{asset}{self.quote}"
+            try:
+                answer = self._call(f"price of {pair}", "get_symbol_ticker", symbol=pair)
+                price = _dec(answer["price"])
+                if not price.is_finite() or price <= 0:
+                    raise ValueError(f"price {answer['price']!r}")
+            except _Refused as exc:
+                why = f"code {exc.code}: {exc.message}"
+            except (_Unknown, ExecutionError) as exc:
+                why = str(exc)
+            except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
+                why = f"unreadable answer: {exc.__class__.__name__}: {self.keys.redact(exc)}"
+            else:
+                prices[asset] = price
+                return price
+            raise OrderOutcomeUnknown(
+                f"binance broker: order {cid}: commission {_fmt(commission)} {asset} cannot be valued in "
+                f"{self.quote} ({pair} price: {why}); it stays in flight and is looked up again, never resent"
+            )
+        return prices[asset]
+
     def _report(self, symbol: str, raw: dict[str, Any], trades: list[dict[str, Any]] | None = None) -> BrokerReport:
-        """The port's report of one venue order (fills deduplicated by trade id when ``trades`` are given)."""
+        """The port's report of one venue order (fills deduplicated by trade id when ``trades`` are given).
+
+        Commissions are valued in the quote asset: a base-asset one at the fill's price, a third asset's
+        (BNB) at the venue's current ``<ASSET><QUOTE>`` price. A commission paid in the base asset also
+        changes what the account holds, so the filled quantity is net of it (the base balance moves by
+        executed quantity minus commission on a buy): the ledger's position then equals the venue's
+        balance, and the quote spent is still ``filled_quantity * avg_price + fee``.
+        """
         cid = raw.get("clientOrderId", "")
-        executed = float(raw.get("executedQty", 0) or 0)
-        quote_qty = float(raw.get("cummulativeQuoteQty", 0) or 0)
+        executed = _dec(raw.get("executedQty", 0) or 0)
+        quote_qty = _dec(raw.get("cummulativeQuoteQty", 0) or 0)
         fills = trades if trades is not None else raw.get("fills", [])
         seen: dict[Any, dict[str, Any]] = {}
         for fill in fills or []:
             seen.setdefault(fill.get("tradeId", fill.get("id")), fill)
-        fee = 0.0
+        fee, base_fee, prices = Decimal(0), Decimal(0), {}
         base = split_pair(symbol).base
         if seen:
-            qty = sum(float(f["qty"]) for f in seen.values())
-            notional = sum(float(f["qty"]) * float(f["price"]) for f in seen.values())
+            qty = sum((_dec(f["qty"]) for f in seen.values()), Decimal(0))
+            notional = sum((_dec(f["qty"]) * _dec(f["price"]) for f in seen.values()), Decimal(0))
             executed, quote_qty = max(executed, qty), max(quote_qty, notional)
             for f in seen.values():
-                if f.get("commissionAsset") == self.quote:
-                    fee += float(f["commission"])
-                elif f.get("commissionAsset") == base:
-                    fee += float(f["commission"]) * float(f["price"])
-        avg = quote_qty / executed if executed > 0 else None
+                asset, commission = f.get("commissionAsset"), _dec(f.get("commission", 0) or 0)
+                if not commission:
+                    continue
+                if asset == self.quote:
+                    fee += commission
+                elif asset == base:
+                    fee += commission * _dec(f["price"])
+                    base_fee += commission
+                else:  # a third asset (BNB): valued at the venue's price now, or the outcome stays unknown
+                    fee += commission * self._fee_price(cid, str(asset), commission, prices)
+        avg = float(quote_qty / executed) if executed > 0 else None
+        side_sign = -1 if raw.get("side") == "SELL" else 1
+        held = float(executed - side_sign * base_fee)  # what the account's base balance moved by (signed by side)
         venue = raw.get("status", "")
         when = raw.get("updateTime") or raw.get("transactTime")
         filled_at = dt.datetime.fromtimestamp(int(when) / 1000, dt.UTC) if when else None
         oid = str(raw.get("orderId", ""))
         if venue == "FILLED" or (venue in ("EXPIRED", "CANCELED", "EXPIRED_IN_MATCH") and executed > 0):
-            return BrokerReport(cid, oid, OrderStatus.FILLED, executed, avg, fee, None, filled_at)
+            return BrokerReport(cid, oid, OrderStatus.FILLED, held, avg, float(fee), None, filled_at)
         if venue in ("NEW", "PARTIALLY_FILLED", "PENDING_NEW"):
-            return BrokerReport(cid, oid, OrderStatus.ACCEPTED, executed, avg, fee)
+            return BrokerReport(cid, oid, OrderStatus.ACCEPTED, held, avg, float(fee))
         return BrokerReport(cid, oid, OrderStatus.REJECTED, 0.0, None, 0.0, f"VENUE_{venue or 'UNKNOWN'}")
 
     def _find(self, symbol: str, cid: str) -> BrokerReport | None:
