@@ -227,33 +227,30 @@ class BinanceBroker:
 
     # ---- reports -------------------------------------------------------------------------------------------
 
-    def _fee_price(self, cid: str, asset: str, commission: Decimal, prices: dict[str, Decimal]) -> Decimal:
-        """The venue's price of ``asset`` in the quote asset (``GET /api/v3/ticker/price``), read once per report.
+    def _fee_price(self, cid: str, asset: str, commission: Decimal) -> Decimal:
+        """The venue's current price of ``asset`` in the quote asset (``GET /api/v3/ticker/price``).
 
-        A commission that cannot be valued fails closed: the order's outcome stays unknown (it may well be
-        filled, so it is neither refused nor resent) and the next reconcile looks it up again.
+        Read afresh for every report (a price is never carried from one bar to the next). A commission that
+        cannot be valued fails closed: the order's outcome stays unknown (it may well be filled, so it is
+        neither refused nor resent) and the next reconcile looks it up again.
         """
-        if asset not in prices:
-            pair = f"{asset}{self.quote}"
-            try:
-                answer = self._call(f"price of {pair}", "get_symbol_ticker", symbol=pair)
-                price = _dec(answer["price"])
-                if not price.is_finite() or price <= 0:
-                    raise ValueError(f"price {answer['price']!r}")
-            except _Refused as exc:
-                why = f"code {exc.code}: {exc.message}"
-            except (_Unknown, ExecutionError) as exc:
-                why = str(exc)
-            except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
-                why = f"unreadable answer: {exc.__class__.__name__}: {self.keys.redact(exc)}"
-            else:
-                prices[asset] = price
-                return price
-            raise OrderOutcomeUnknown(
-                f"binance broker: order {cid}: commission {_fmt(commission)} {asset} cannot be valued in "
-                f"{self.quote} ({pair} price: {why}); it stays in flight and is looked up again, never resent"
-            )
-        return prices[asset]
+        pair = f"{asset}{self.quote}"
+        try:
+            answer = self._call(f"price of {pair}", "get_symbol_ticker", symbol=pair)
+            price = _dec(answer["price"])
+            if not price.is_finite() or price <= 0:
+                raise ValueError(f"price {answer['price']!r}")
+            return price
+        except _Refused as exc:
+            why = f"code {exc.code}: {exc.message}"
+        except (_Unknown, ExecutionError) as exc:
+            why = str(exc)
+        except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
+            why = f"unreadable answer: {exc.__class__.__name__}: {self.keys.redact(exc)}"
+        raise OrderOutcomeUnknown(
+            f"binance broker: order {cid}: commission {_fmt(commission)} {asset} cannot be valued in "
+            f"{self.quote} ({pair} price: {why}); it stays in flight and is looked up again, never resent"
+        )
 
     def _report(self, symbol: str, raw: dict[str, Any], trades: list[dict[str, Any]] | None = None) -> BrokerReport:
         """The port's report of one venue order (fills deduplicated by trade id when ``trades`` are given).
@@ -271,7 +268,7 @@ class BinanceBroker:
         seen: dict[Any, dict[str, Any]] = {}
         for fill in fills or []:
             seen.setdefault(fill.get("tradeId", fill.get("id")), fill)
-        fee, base_fee, prices = Decimal(0), Decimal(0), {}
+        fee, base_fee, third = Decimal(0), Decimal(0), {}
         base = split_pair(symbol).base
         if seen:
             qty = sum((_dec(f["qty"]) for f in seen.values()), Decimal(0))
@@ -286,8 +283,10 @@ class BinanceBroker:
                 elif asset == base:
                     fee += commission * _dec(f["price"])
                     base_fee += commission
-                else:  # a third asset (BNB): valued at the venue's price now, or the outcome stays unknown
-                    fee += commission * self._fee_price(cid, str(asset), commission, prices)
+                else:  # a third asset (BNB): summed, then valued below
+                    third[str(asset)] = third.get(str(asset), Decimal(0)) + commission
+        for asset, commission in third.items():  # the venue's price now (one read per asset), or unknown
+            fee += commission * self._fee_price(cid, asset, commission)
         avg = float(quote_qty / executed) if executed > 0 else None
         side_sign = -1 if raw.get("side") == "SELL" else 1
         held = float(executed - side_sign * base_fee)  # what the account's base balance moved by (signed by side)

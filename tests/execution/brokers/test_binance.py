@@ -158,3 +158,74 @@ def test_cancel_of_a_resting_order_and_of_one_a_fill_beat(venue, broker):
     raced = broker.cancel("qg-test-2")
     assert ("DELETE", "/api/v3/order") in venue.requests  # the venue answered -2011 (no longer open)
     assert (raced.status, raced.filled_quantity) == (OrderStatus.FILLED, pytest.approx(0.02))
+
+
+def _gets(venue, path: str) -> int:
+    return sum(1 for m, p in venue.requests if (m, p) == ("GET", path))
+
+
+def test_a_bnb_commission_is_valued_at_the_venues_ticker_price_once_per_report(venue, broker):
+    venue.commission_asset = "BNB"
+    venue.balances["BNB"] = Decimal("1")
+    venue.tickers["BNBUSDT"] = 612.34  # the public price the adapter reads (the venue charged at 600)
+    venue.market_fill_ratio = 0.5  # two trades, each with a BNB commission
+    report = broker.submit(_order(0.02))
+    commissions = [Decimal(t["commission"]) for t in venue.trades]
+    assert [t["commissionAsset"] for t in venue.trades] == ["BNB", "BNB"]
+    assert commissions == [Decimal("0.0003125")] * 2  # 0.005 * 50000 * 0.075 % / 600 BNB, each
+    assert (report.status, report.filled_quantity) == (OrderStatus.FILLED, 0.01)
+    assert report.fee == pytest.approx(0.000625 * 612.34, rel=1e-12)  # 0.3827125 USDT
+    assert _gets(venue, "/api/v3/ticker/price") == 1  # one read per report, for both trades
+    assert broker.lookup("qg-test-1").fee == pytest.approx(0.3827125, rel=1e-12)
+    assert _gets(venue, "/api/v3/ticker/price") == 2  # not cached across reports
+    assert venue.balances["BNB"] == Decimal("0.999375") and venue.balances["USDT"] == Decimal("99500")
+    assert broker.positions()["BTCUSDT"].quantity == report.filled_quantity  # the fee left the base alone
+
+
+@pytest.mark.parametrize("missing", ["unlisted", "unavailable"])
+def test_a_bnb_commission_that_cannot_be_valued_keeps_the_filled_order_in_flight(venue, broker, missing):
+    venue.commission_asset = "BNB"
+    venue.balances["BNB"] = Decimal("1")
+    if missing == "unlisted":
+        del venue.tickers["BNBUSDT"]  # the venue answers -1121 Invalid symbol.
+    else:
+        venue.fault("503", match="/api/v3/ticker/price", method="GET", times=100)
+    with pytest.raises(OrderOutcomeUnknown) as err:
+        broker.submit(_order(0.01))
+    message = str(err.value)
+    assert "order qg-test-1: commission 0.000625 BNB cannot be valued in USDT" in message
+    assert ("code -1121: Invalid symbol." if missing == "unlisted" else "HTTP 503") in message
+    assert "\n" not in message and KEY not in message and SECRET not in message
+    (booked,) = venue.orders_with("qg-test-1")
+    assert booked["status"] == "FILLED"  # filled at the venue: never reported refused
+    with pytest.raises(OrderOutcomeUnknown):  # a retry looks it up and stays unknown, never resends
+        broker.submit(_order(0.01))
+    with pytest.raises(OrderOutcomeUnknown):
+        broker.lookup("qg-test-1")
+    assert sum(1 for m, _ in venue.requests if m == "POST") == 1
+    venue.heal()
+    venue.tickers["BNBUSDT"] = 600.0
+    settled = broker.lookup("qg-test-1")
+    assert (settled.status, settled.filled_quantity) == (OrderStatus.FILLED, 0.01)
+    assert settled.fee == pytest.approx(0.000625 * 600.0, rel=1e-12)
+
+
+def test_a_base_asset_commission_makes_the_filled_quantity_what_the_account_received(venue, broker):
+    venue.commission_asset = "base"  # Binance's default: the fee comes out of the asset received
+    bought = broker.submit(_order(0.01))
+    (trade,) = venue.trades
+    assert (trade["commission"], trade["commissionAsset"]) == ("0.00001000", "BTC")
+    assert (bought.status, bought.filled_quantity) == (OrderStatus.FILLED, 0.00999)  # 0.01 - 0.00001
+    assert bought.avg_price == pytest.approx(50_000.0) and bought.fee == pytest.approx(0.5, rel=1e-12)
+    assert broker.positions()["BTCUSDT"].quantity == bought.filled_quantity == float(venue.balances["BTC"])
+    assert broker.account().cash == 100_000 - 500  # quote spent = filled * avg + fee
+    sold = broker.submit(_order(0.0099, Side.SELL, cid="qg-test-2"))  # a sell receives USDT: fee in USDT
+    assert (sold.filled_quantity, sold.fee) == (0.0099, pytest.approx(0.0099 * 50_000 * 0.001, rel=1e-12))
+    assert broker.positions()["BTCUSDT"].quantity == pytest.approx(0.00999 - 0.0099, rel=1e-9)
+
+
+def test_without_enough_bnb_the_venue_charges_the_asset_received(venue, broker):
+    venue.commission_asset = "BNB"  # no BNB balance
+    report = broker.submit(_order(0.01))
+    assert venue.trades[0]["commissionAsset"] == "BTC" and _gets(venue, "/api/v3/ticker/price") == 0
+    assert report.filled_quantity == 0.00999 and report.fee == pytest.approx(0.5, rel=1e-12)

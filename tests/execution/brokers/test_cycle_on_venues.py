@@ -199,3 +199,37 @@ def test_limit_orders_from_the_trading_file_reach_the_venue_under_the_ledgers_cl
     final = session.ledger.order(sell.client_order_id)
     assert (final.status, final.filled_quantity) == (OrderStatus.FILLED, 2.0)
     assert session.ledger.net_filled(session.strategy) == {} and session.broker.positions() == {}
+
+
+def test_a_base_asset_commission_leaves_ledger_and_venue_agreeing(db_url, binance):
+    binance.commission_asset = "base"  # Binance's default: a buy's fee comes out of the BTC received
+    session = _session(db_url, "binance", "BTCUSDT")
+    bars = random_walk_bars(40)
+    bought = _buy(session, bars, "BTCUSDT", 1.0)
+    assert binance.balances["BTC"] == Decimal("0.999")  # 1 BTC bought, 0.001 BTC commission
+    assert (bought.status, bought.filled_quantity, bought.fee) == (OrderStatus.FILLED, 0.999, pytest.approx(0.1))
+    assert session.ledger.net_filled(session.strategy) == {"BTCUSDT": 0.999}
+    assert reconcile(session) == []  # no POSITION_MISMATCH at the default tolerance of 0
+    now = bars.index[-1].to_pydatetime() + dt.timedelta(days=1)
+    result = run_cycle(session, now, {"BTCUSDT": bars}, None, "1d", "crypto")  # no model: flatten
+    assert [(o.side, o.status, o.filled_quantity) for o in result.orders] == [(Side.SELL, OrderStatus.FILLED, 0.999)]
+    assert binance.balances["BTC"] == 0 and reconcile(session) == []
+
+
+def test_a_bnb_commission_the_venue_cannot_price_stays_in_flight_until_it_can(db_url, binance):
+    binance.commission_asset = "BNB"
+    binance.balances["BNB"] = Decimal("1")
+    del binance.tickers["BNBUSDT"]  # the venue answers -1121 Invalid symbol. to the price read
+    session = _session(db_url, "binance", "BTCUSDT")
+    order = _buy(session, random_walk_bars(40), "BTCUSDT", 1.0)
+    assert order.status is OrderStatus.SUBMITTED  # in flight: the ledger handles it like any unknown outcome
+    with pytest.raises(ExecutionError, match=r"commission 0\.000125 BNB cannot be valued in USDT"):
+        reconcile(session)  # looked up again: still unknown, the cycle fails without halting or resending
+    assert session.ledger.order(order.client_order_id).status is OrderStatus.SUBMITTED
+    assert session.ledger.state(session.strategy)[0] is TradingState.ACTIVE
+    binance.tickers["BNBUSDT"] = 640.0
+    assert reconcile(session) == [f"{order.client_order_id}: FILLED"]
+    settled = session.ledger.order(order.client_order_id)
+    assert (settled.filled_quantity, settled.fee) == (1.0, pytest.approx(0.000125 * 640.0, rel=1e-12))
+    assert _posts(binance) == 1 and len(binance.orders) == 1  # never resent
+    assert reconcile(session) == []
