@@ -21,6 +21,10 @@ What the adapter guarantees
       the next reconcile.
     * Fills are summed over distinct venue trade ids; a MARKET/IOC order that ends EXPIRED or CANCELED with
       a nonzero executed quantity is reported FILLED for the quantity that executed.
+    * Fees are in the quote asset: a base-asset commission at the fill's price (the filled quantity is then
+      net of it, as the base balance is), a third asset's (BNB) at the venue's current ``<ASSET><QUOTE>``
+      ticker price; a commission that cannot be priced raises :class:`~pipeline.errors.OrderOutcomeUnknown`
+      (the order stays in flight, never refused or resent).
     * Keys never appear in errors or reports (:meth:`VenueKeys.redact`).
 """
 
