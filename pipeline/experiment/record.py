@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from pipeline.training import TrainedModel
 
 
-
 @dataclass(frozen=True)
 class RunRecord:
     """Where an experiment was recorded."""

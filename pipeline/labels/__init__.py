@@ -27,4 +27,3 @@ __all__ = [
     "multiclass_labels",
     "triple_barrier_labels",
 ]
-

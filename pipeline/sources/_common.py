@@ -49,6 +49,7 @@ from pipeline.window import fmt
 
 T = TypeVar("T")
 
+
 class Transient(Exception):  # a signal for the retry loop, never seen by users
     """A failure worth retrying; ``retry_after`` is the server's requested wait in seconds, if any."""
 

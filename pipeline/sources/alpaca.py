@@ -193,4 +193,3 @@ def _message(exc: Exception) -> str:
         return str(exc.message)  # type: ignore[attr-defined]
     except (ValueError, KeyError, TypeError, AttributeError):
         return str(exc)[:120]
-

@@ -33,6 +33,7 @@ def binance_interval(timeframe: str) -> str:
     """Binance kline interval."""
     return BINANCE_INTERVALS[timeframe]
 
+
 #: Klines per page (Binance's maximum).
 PAGE = 1000
 #: Binance error codes that mean the request itself is wrong (unknown symbol, bad interval/params).
@@ -119,4 +120,3 @@ class BinanceSource(BarSource):
         except Permanent as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
-

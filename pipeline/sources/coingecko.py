@@ -64,6 +64,7 @@ def coingecko_days(lookback: pd.Timedelta) -> tuple[int, pd.Timedelta]:
             return days, candle
     return COINGECKO_DAYS[-1]
 
+
 #: quantgate timeframe -> (candle to ask for, longest lookback in days that candle is served for).
 _PLAN: dict[str, tuple[pd.Timedelta, int]] = {
     "1h": (pd.Timedelta(minutes=30), 1),
@@ -121,4 +122,3 @@ class CoinGeckoSource(BarSource):
         if candle != pd.Timedelta(timeframe.replace("m", "min")) and not frame.empty:
             frame = symbols.resample(frame, timeframe)
         return clip(frame, start, end)
-

@@ -192,4 +192,3 @@ class FileSource(BarSource):
 
     def fetch(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         return Window(start, end).clip(self.bars()).copy()
-

@@ -46,6 +46,7 @@ def geckoterminal_timeframe(timeframe: str) -> tuple[str, int]:
     """GeckoTerminal ``(timeframe, aggregate)``."""
     return GECKOTERMINAL_TIMEFRAMES[timeframe]
 
+
 PAGE = 1000
 
 
@@ -113,4 +114,3 @@ class GeckoTerminalSource(BarSource):
         except Permanent as exc:
             raise fail(self.name, symbol, start, end, str(exc)) from None
         return clip(frame, start, end)
-

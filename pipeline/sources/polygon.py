@@ -223,4 +223,3 @@ def _bad_response(exc: Exception) -> str:
     if status == "NOT_FOUND":
         return f"unknown symbol ({message})"
     return f"{status}: {message}"
-

@@ -56,4 +56,3 @@ class SampleSource(BarSource):
 
     def symbols(self) -> list[str]:
         return list(SYMBOLS)
-
